@@ -1,0 +1,47 @@
+"""The exceptions that reach an instructor or a student: each names the file, the cell and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class AutograderError(Exception):
+    """Base error; `str()` gives one readable line, `hint` says what to do."""
+
+    message: str
+    path: Path | str | None = None
+    cell: int | None = None  # 1-based position in the notebook, as editors show it
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}"
+            if self.cell is not None:
+                where += f", cell {self.cell}"
+            where += ": "
+        text = where + self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(AutograderError):
+    """course.toml or roster.csv is wrong."""
+
+
+class AuthoringError(AutograderError):
+    """An instructor's source notebook breaks an authoring rule."""
+
+
+class SubmissionError(AutograderError):
+    """A submitted notebook cannot be read or graded at all (it becomes a `rejected` result)."""
+
+
+class SandboxUnavailable(AutograderError):
+    """Full isolation is impossible here and the caller required it."""

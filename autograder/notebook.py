@@ -1,0 +1,226 @@
+"""The notebook model: what each cell is for the course (nbgrader metadata), read from a file."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import nbformat
+
+from .errors import SubmissionError
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+TEAM_NAME = "TEAM"
+
+
+class Role(str, Enum):
+    """What a cell is, from nbgrader's flags (solution, grade, locked) and our team marker."""
+
+    ANSWER = "answer"  # solution=True, grade=False: student code, graded by a later test cell
+    TESTS = "tests"  # grade=True, solution=False: visible tests (+ hidden in the source)
+    WRITTEN = "written"  # grade=True, solution=True: answer graded by hand
+    LOCKED = "locked"  # locked instructor cell: setup, explanations, demos
+    TEAM = "team"  # the pair writes TEAM = [...] here
+    FREE = "free"  # any other cell: students may add, edit and delete these
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int  # 0-based position; messages say index + 1
+    cell_type: str  # "code" | "markdown" | "raw"
+    source: str
+    role: Role
+    grade_id: str | None = None
+    points: float = 0.0
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def is_instructor(self) -> bool:
+        """Cells always taken from the source, never from a submission."""
+        return self.role in (Role.TESTS, Role.LOCKED)
+
+
+def role_of(cell: nbformat.NotebookNode) -> Role:
+    meta = cell.get("metadata", {})
+    if meta.get("autograder", {}).get("team"):
+        return Role.TEAM
+    nb = meta.get("nbgrader", {})
+    solution, grade, locked = bool(nb.get("solution")), bool(nb.get("grade")), bool(nb.get("locked"))
+    if solution and grade:
+        return Role.WRITTEN
+    if solution:
+        return Role.ANSWER
+    if grade:
+        return Role.TESTS
+    if locked:
+        return Role.LOCKED
+    if cell.get("cell_type") == "code" and re.match(rf"\s*{TEAM_NAME}\s*=", cell.get("source", "")):
+        return Role.TEAM  # an editor dropped our metadata; the assignment still says what it is
+    return Role.FREE
+
+
+def cells_of(nb: nbformat.NotebookNode) -> list[Cell]:
+    out = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        points = meta.get("points", 0) or 0
+        try:
+            points = float(points)
+        except (TypeError, ValueError):
+            points = 0.0
+        out.append(Cell(
+            index=i,
+            cell_type=cell.get("cell_type", "code"),
+            source=cell.get("source", ""),
+            role=role_of(cell),
+            grade_id=meta.get("grade_id") or None,
+            points=points,
+        ))
+    return out
+
+
+def read_notebook(path: Path | str) -> nbformat.NotebookNode:
+    """Read any notebook version; what cannot be read is a SubmissionError naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"cannot read the file: {exc.strerror}", path=path) from None
+    if not raw.strip():
+        raise SubmissionError("the file is empty", path=path,
+                              hint="save the notebook in Jupyter before submitting")
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    except UnicodeDecodeError:
+        raise SubmissionError("not a text file (is it a notebook?)", path=path) from None
+    except Exception as exc:  # nbformat raises several types for malformed JSON
+        raise SubmissionError(
+            f"not a valid notebook: {str(exc).splitlines()[0][:200]}", path=path,
+            hint="open it in Jupyter and save it again, or submit the .ipynb file itself",
+        ) from None
+    if not isinstance(nb.get("cells"), list):
+        raise SubmissionError("not a valid notebook: no list of cells", path=path)
+    return nb
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path | str) -> None:
+    """Deterministic output: same notebook, same bytes (sorted keys, fixed indent, newline)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(nb, version=4)
+    if not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def split_hidden(source: str) -> tuple[str, str]:
+    """(visible part, hidden part) of a test cell's source."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN_HIDDEN:
+            inside = True
+        elif stripped == END_HIDDEN:
+            inside = False
+        else:
+            (hidden if inside else visible).append(line)
+    return "\n".join(visible), "\n".join(hidden)
+
+
+def normalise(source: str) -> str:
+    """Code as a fingerprint sees it: no comments, no blank lines, single spaces."""
+    lines = []
+    for line in source.splitlines():
+        line = re.sub(r"#.*$", "", line).strip()
+        if line:
+            lines.append(re.sub(r"\s+", " ", line))
+    return "\n".join(lines)
+
+
+def fingerprint(source: str) -> str:
+    return hashlib.sha256(normalise(source).encode()).hexdigest()[:16]
+
+
+def bound_names(source: str) -> set[str]:
+    """Top-level names a cell binds (def, class, assignment, import, for, with), from its AST.
+
+    Parsing is safe on hostile text: nothing is executed. A cell that does not parse binds nothing.
+    """
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+
+    def targets(node: ast.AST) -> None:
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Tuple | ast.List):
+            for elt in node.elts:
+                targets(elt)
+        elif isinstance(node, ast.Starred):
+            targets(node.value)
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                targets(t)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            targets(node.target)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if alias.name != "*":
+                    names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            targets(node.target)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    targets(item.optional_vars)
+    return names
+
+
+def strip_magics(source: str) -> str:
+    """IPython-only lines (%magic, !shell) become `pass` so plain Python can compile the cell."""
+    out = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            out.append(line[: len(line) - len(stripped)] + "pass")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def read_team(source: str) -> list[str] | None:
+    """The ids in `TEAM = [...]`, read with ast.literal_eval, never executed. None if absent."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == TEAM_NAME):
+            try:
+                value = ast.literal_eval(node.value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                return None
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list | tuple):
+                return None
+            ids = [str(v).strip() for v in value if isinstance(v, str | int) and str(v).strip()]
+            return [i for i in ids if not i.startswith("<")]  # the release's placeholders
+    return None

@@ -1,0 +1,112 @@
+"""The result of grading one submission: dataclasses and their versioned JSON document."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Submission status
+GRADED, ERROR, TIMEOUT, REJECTED = "graded", "error", "timeout", "rejected"
+# Question / check status
+PASSED, PARTIAL, FAILED = "passed", "partial", "failed"
+NOT_ATTEMPTED, NOT_GRADED, MANUAL = "not_attempted", "not_graded", "manual"
+CELL_TIMEOUT, KERNEL_DIED = "timeout", "kernel_died"
+
+
+@dataclass
+class Flag:
+    """Something a teaching assistant should look at; grading still happened."""
+
+    code: str  # e.g. unknown_student, student_in_two_teams, team_too_large, no_team_cell, late,
+    #            cells_changed, gpu_not_used, sandbox_reduced, output_truncated
+    message: str
+
+
+@dataclass
+class CheckResult:
+    name: str
+    points: float
+    max_points: float
+    status: str  # passed | failed | not_graded
+    message: str = ""
+    needs_gpu: bool = False
+
+
+@dataclass
+class QuestionResult:
+    grade_id: str
+    points: float
+    max_points: float
+    status: str  # passed | partial | failed | not_attempted | not_graded | manual | timeout | kernel_died
+    message: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    manual: bool = False  # written answer: points come from the gradebook's manual column
+
+
+@dataclass
+class SubmissionResult:
+    assignment: str
+    submission_id: str
+    status: str  # graded | error | timeout | rejected
+    reason: str = ""  # why, when not graded
+    team: list[str] = field(default_factory=list)
+    content_hash: str = ""
+    submitted_at: str | None = None  # ISO 8601 with offset
+    questions: list[QuestionResult] = field(default_factory=list)
+    points: float = 0.0
+    max_points: float = 0.0
+    runtime_s: float = 0.0
+    peak_memory_mb: float | None = None
+    device: str = "cpu"  # device the kernel had: cpu | cuda
+    gpu_used: bool | None = None  # measured outside the kernel; None where no GPU
+    sandbox: str = "none"  # bwrap | none
+    flags: list[Flag] = field(default_factory=list)
+    grader_version: str = ""
+    graded_at: str = ""
+    source: str = ""  # path of the submitted file, relative to the submissions folder
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"result schema {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
+        data = dict(data)
+        data["flags"] = [Flag(**f) for f in data.get("flags", [])]
+        data["questions"] = [
+            QuestionResult(**{**q, "checks": [CheckResult(**c) for c in q.get("checks", [])]})
+            for q in data.get("questions", [])
+        ]
+        return cls(**data)
+
+    def flag(self, code: str, message: str) -> None:
+        if not any(f.code == code and f.message == message for f in self.flags):
+            self.flags.append(Flag(code, message))
+
+
+def write_result(result: SubmissionResult, path: Path) -> None:
+    """Write atomically: a grader killed mid-write leaves the old file or none, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(result.to_dict(), fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> SubmissionResult:
+    return SubmissionResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
