@@ -1,0 +1,219 @@
+"""GPU facts and decisions, tested on a machine without GPU: parsers fed captured nvidia-smi output."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from autograder import gpu
+from autograder.config import load_course
+from autograder.errors import AutograderError, ConfigError
+from autograder.gpu import (
+    NO_GPU_MESSAGE,
+    GpuSlots,
+    GpuUnavailable,
+    bwrap_gpu_args,
+    descendants,
+    gpu_device_nodes,
+    parse_compute_apps,
+    parse_gpu_list,
+    process_tree,
+    resolve_gpu_mode,
+    visible_gpus,
+)
+
+# Captured on an H100 node while two training processes ran (one on both GPUs) and one under MIG.
+COMPUTE_APPS = """\
+1234, 1523 MiB
+99812, 514 MiB
+1234, 12 MiB
+4021, [N/A]
+"""
+GPU_LIST = """\
+0, GPU-8f3a9c1e-2b7d-4c55-9e1a-0c7b1f2d3e4a, NVIDIA H100 80GB HBM3, 81559
+1, GPU-1d2e3f4a-5b6c-7d8e-9f0a-1b2c3d4e5f6a, NVIDIA H100 80GB HBM3, 81559
+"""
+
+
+def test_compute_apps_are_summed_per_pid_and_na_counts_as_a_user():
+    usage = parse_compute_apps(COMPUTE_APPS)
+    assert usage == {1234: 1535.0, 99812: 514.0, 4021: 0.0}
+
+
+def test_compute_apps_ignores_empty_output_and_driver_chatter():
+    assert parse_compute_apps("") == {}
+    assert parse_compute_apps("No running processes found\n") == {}
+    assert parse_compute_apps("pid, used_gpu_memory [MiB]\n77, 300\n") == {77: 300.0}
+
+
+def test_gpu_list_parses_names_with_commas():
+    gpus = parse_gpu_list(GPU_LIST + "2, GPU-ff, Tesla V100-SXM2, 16GB, 16160\nNo devices were found\n")
+    assert [g.index for g in gpus] == [0, 1, 2]
+    assert gpus[0].name == "NVIDIA H100 80GB HBM3" and gpus[0].memory_mb == 81559
+    assert gpus[2].name == "Tesla V100-SXM2, 16GB"
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        (None, [0, 1]),
+        ("", []),
+        ("-1", []),
+        ("1", [1]),
+        ("1,0", [1, 0]),
+        ("0,7,1", [0]),  # CUDA stops at the first ordinal that does not exist
+        ("GPU-1d2e", [1]),
+        ("NoDevFiles", []),
+    ],
+)
+def test_cuda_visible_devices_restricts_what_a_shard_counts(variable, expected):
+    gpus = parse_gpu_list(GPU_LIST)
+    assert [g.index for g in visible_gpus(gpus, variable)] == expected
+
+
+def test_required_without_gpu_refuses_with_what_to_do():
+    with pytest.raises(GpuUnavailable) as caught:
+        resolve_gpu_mode("required", 0, path="course.toml")
+    text = str(caught.value)
+    assert isinstance(caught.value, AutograderError)
+    assert text.startswith("course.toml: ")
+    assert "no GPU" in text and "GPU runner" in text and 'gpu = "auto"' in text
+
+
+def test_auto_without_gpu_grades_on_cpu_and_skips_gpu_checks():
+    plan = resolve_gpu_mode("auto", 0)
+    assert not plan.use_gpu and plan.slots == 0
+    assert plan.skip_message == NO_GPU_MESSAGE == "not graded (no GPU)"
+
+
+def test_off_ignores_the_gpus_there_are():
+    plan = resolve_gpu_mode("off", 2)
+    assert not plan.use_gpu and plan.skip_message == NO_GPU_MESSAGE
+    assert "off" in plan.reason
+
+
+@pytest.mark.parametrize("mode", ["auto", "required"])
+def test_with_gpus_every_slot_counts(mode):
+    plan = resolve_gpu_mode(mode, 2, slots_per_gpu=4)
+    assert plan.use_gpu and plan.slots == 8 and plan.skip_message is None
+
+
+def test_unknown_mode_is_a_config_error():
+    with pytest.raises(ConfigError, match="cuda"):
+        resolve_gpu_mode("cuda", 1)
+
+
+def test_course_requiring_a_gpu_refuses_on_this_cpu_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
+    toml = tmp_path / "course.toml"
+    toml.write_text('[grading]\ngpu = "required"\n')
+    course = load_course(toml)
+    with pytest.raises(GpuUnavailable, match="required"):
+        gpu.gpu_plan(course.limits.gpu, course.limits.gpu_slots, path=course.path)
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: parse_gpu_list(GPU_LIST))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert gpu.gpu_plan("required", 4).gpus == 1
+
+
+def test_no_gpu_and_no_nvidia_smi_means_nothing_detected(monkeypatch):
+    monkeypatch.setattr(gpu, "_nvml", lambda: None)
+    monkeypatch.setattr(gpu.shutil, "which", lambda name: None)
+    assert gpu.detect_gpus() == []
+    assert gpu.process_gpu_memory([os.getpid()]) == {}
+
+
+def test_process_gpu_memory_keeps_the_kernel_tree_only(monkeypatch):
+    monkeypatch.setattr(gpu, "_nvml", lambda: None)
+    monkeypatch.setattr(gpu, "_smi", lambda *args: COMPUTE_APPS)
+    assert gpu.process_gpu_memory({1234, 5, 6}) == {1234: 1535.0}
+    assert gpu.process_gpu_memory({5, 6}) == {}
+
+
+def test_descendants_follow_the_tree():
+    parents = {10: 1, 11: 10, 12: 11, 13: 11, 20: 1, 21: 20}
+    assert descendants(parents, 10) == {10, 11, 12, 13}
+    assert descendants(parents, 99) == {99}
+
+
+def test_process_tree_sees_a_real_child():
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    child.start()
+    try:
+        assert {os.getpid(), child.pid} <= process_tree(os.getpid())
+    finally:
+        child.kill()
+        child.join()
+
+
+def test_device_nodes_of_one_gpu_or_all(tmp_path):
+    for name in ("nvidiactl", "nvidia-uvm", "nvidia0", "nvidia1", "nvidia10", "nvidia-modeset"):
+        (tmp_path / name).touch()
+    every = [p.name for p in gpu_device_nodes(dev=tmp_path)]
+    assert every == ["nvidiactl", "nvidia-uvm", "nvidia-modeset", "nvidia0", "nvidia1", "nvidia10"]
+    one = [p.name for p in gpu_device_nodes(1, dev=tmp_path)]
+    assert one == ["nvidiactl", "nvidia-uvm", "nvidia-modeset", "nvidia1"]
+    assert bwrap_gpu_args([tmp_path / "nvidia1"])[0] == "--dev-bind"
+    assert gpu_device_nodes(dev=tmp_path / "empty") == []
+
+
+def test_slots_bound_concurrency_across_threads_and_spread_over_gpus():
+    slots = GpuSlots(2, 2)
+    running, peak, seen = [0], [0], []
+    lock = threading.Lock()
+
+    def kernel():
+        with slots.hold() as index:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+                seen.append(index)
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=kernel) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] <= 4 and len(seen) == 12 and set(seen) == {0, 1}
+    assert slots.in_use() == 0
+    first, second = slots.acquire(), slots.acquire()
+    assert first[0] != second[0]  # the second kernel goes to the other GPU
+
+
+def test_no_gpu_hold_gives_none():
+    with GpuSlots(0, 4).hold() as index:
+        assert index is None
+
+
+def _hold_forever(slots: GpuSlots, ready) -> None:
+    slots.acquire()
+    ready.set()
+    time.sleep(60)
+
+
+def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed():
+    slots = GpuSlots(1, 1)
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    other = ctx.Process(target=_hold_forever, args=(slots, ready))
+    other.start()
+    try:
+        assert ready.wait(30)
+        assert slots.acquire(timeout=0.1) is None
+        with pytest.raises(TimeoutError):
+            with slots.hold(timeout=0.1):
+                pass
+        os.kill(other.pid, signal.SIGKILL)
+        other.join()
+        assert slots.acquire(timeout=5) == (0, 0)
+    finally:
+        other.kill()
+        other.join()
+
