@@ -24,7 +24,52 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the course file (default: ./course.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each stage registers its sub-command below; keep them thin: parse, call, report.
+    release = sub.add_parser("release", help="write release/ and solutions/ from source/")
+    release.add_argument("assignments", nargs="*", metavar="HW",
+                         help="assignments to release (default: every one in course.toml)")
+    release.set_defaults(run=_run_release)
+    check = sub.add_parser("check", help="run a notebook's visible tests (students' own check)")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    check.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                       help="seconds allowed per cell (default: 120)")
+    check.add_argument("--release", type=Path, default=None, metavar="PATH",
+                       help="the released notebook, to compare with when the editor dropped "
+                            "the notebook's metadata")
+    check.set_defaults(run=_run_check)
     return parser
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    from .release import release_assignment
+
+    course = _course(args)
+    names = args.assignments or list(course.assignments)
+    for name in names:
+        spec = course.assignment(name)
+        if not args.assignments and not spec.notebook.is_file():
+            print(f"{name}: skipped, no source notebook at {_rel(spec.notebook, course.root)}")
+            continue
+        result = release_assignment(course=course, assignment=name)
+        for path in result.written:
+            print(f"{name}: wrote {_rel(path, course.root)}")
+        if not result.written:
+            print(f"{name}: up to date ({len(result.unchanged)} files)")
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from .student import check_notebook, render_summary
+
+    summary = check_notebook(args.notebook, timeout=args.timeout, release=args.release)
+    print(render_summary(summary, rich=sys.stdout.isatty()))
+    return 0 if summary.ok else 1
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

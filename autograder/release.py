@@ -1,0 +1,263 @@
+"""Release: the students' notebook and the solutions notebook, generated from the source notebook.
+
+source/<hw>/<hw>.ipynb  ──▶  release/<hw>/<hw>.ipynb    solutions stubbed, hidden tests removed
+                        └─▶  solutions/<hw>/<hw>.ipynb  solutions kept, hidden tests removed
+
+The markers are nbgrader's and so is the work on them: its preprocessors run in a fixed order
+owned here. Our own steps only put the team cell first, drop volatile metadata, and store a
+manifest of the instructor cells (grade_id, fingerprint, checksum) in the notebook's metadata,
+so `autograder check` can spot a deleted or altered test cell even when an editor stripped the
+cells' metadata. Output is deterministic: releasing twice gives the same bytes.
+
+Data files next to the source notebook are copied too, except other notebooks and names that
+start with "." or "_" (keep instructor-only files, such as hidden test data, under such names).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from .authoring import validate_source
+from .config import Assignment, Course
+from .errors import AuthoringError, SubmissionError
+from .notebook import Role, cells_of, fingerprint, read_notebook, role_of, split_hidden
+
+MANIFEST_KEY = "autograder"  # nb.metadata[MANIFEST_KEY], and cell.metadata[...] = {"team": true}
+TEAM_CELL_ID = "team"
+NOTEBOOK_METADATA = ("kernelspec", "language_info", MANIFEST_KEY)
+LANGUAGE_INFO = ("name", "codemirror_mode", "file_extension", "mimetype", "pygments_lexer")
+CELL_METADATA = ("nbgrader", "autograder", "deletable", "editable", "tags", "jupyter", "slideshow")
+
+Step = Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
+
+
+def _nbgrader(name: str) -> Step:
+    """One nbgrader preprocessor with its default settings, as a step."""
+
+    def step(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        from nbgrader import preprocessors  # heavy import, only when releasing
+
+        preprocessor = getattr(preprocessors, name)()
+        try:
+            nb, _ = preprocessor.preprocess(nb, {})
+        except RuntimeError as exc:  # validate_source should have caught it first
+            raise AuthoringError(f"nbgrader {name}: {exc}") from None
+        return nb
+
+    step.__name__ = name
+    return step
+
+
+def team_cell_first(team_size: int) -> Step:
+    """Every released notebook opens with the team cell; insert one if the source has none."""
+
+    def step(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        team = [i for i, cell in enumerate(nb.cells) if role_of(cell) is Role.TEAM]
+        if team:
+            cell = nb.cells.pop(team[0])
+        else:
+            cell = new_team_cell(team_size, nb)
+        cell.metadata.setdefault(MANIFEST_KEY, {})["team"] = True
+        cell.metadata["deletable"] = False
+        nb.cells.insert(0, cell)
+        return nb
+
+    step.__name__ = "team_cell_first"
+    return step
+
+
+def new_team_cell(team_size: int, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    ids = ", ".join(['"<student id>"'] * team_size)
+    who = "both members of your pair" if team_size == 2 else f"the {team_size} members of your team"
+    if team_size == 1:
+        who = "yours"
+    cell = new_code_cell(
+        f"# Your team: the student ids of {who}, as in the course roster.\nTEAM = [{ids}]",
+        metadata={MANIFEST_KEY: {"team": True}},
+    )
+    taken = {c.get("id") for c in nb.cells}
+    cell.id = next(i for i in (TEAM_CELL_ID, *(f"{TEAM_CELL_ID}-{n}" for n in range(1, 1000)))
+                   if i not in taken)  # a fixed id: new_code_cell's random one would not be
+    return cell
+
+
+def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Keep only metadata that means something to the course; editors add the rest at will."""
+    meta = {k: nb.metadata[k] for k in NOTEBOOK_METADATA if k in nb.metadata}
+    if "language_info" in meta:
+        meta["language_info"] = {k: v for k, v in meta["language_info"].items()
+                                 if k in LANGUAGE_INFO}
+    nb.metadata = nbformat.from_dict(meta)
+    has_ids = (nb.nbformat, nb.nbformat_minor) >= (4, 5)
+    seen: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        cell.metadata = nbformat.from_dict(
+            {k: cell.metadata[k] for k in CELL_METADATA if k in cell.metadata})
+        if "attachments" in cell and not cell.attachments:
+            del cell["attachments"]
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            cell.outputs = []
+        if has_ids:
+            cell_id = cell.get("id") or f"cell-{index + 1}"
+            while cell_id in seen:
+                cell_id = f"{cell_id}-{index + 1}"
+            cell.id = cell_id
+            seen.add(cell_id)
+        elif "id" in cell:
+            del cell["id"]
+    return nb
+
+
+def store_manifest(assignment: str, team_size: int) -> Step:
+    """What the student-side check compares a notebook with: the instructor cells as released."""
+
+    def step(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        cells = []
+        for cell in cells_of(nb):
+            if not cell.is_instructor or cell.grade_id is None:
+                continue
+            checksum = nb.cells[cell.index].metadata.get("nbgrader", {}).get("checksum")
+            cells.append({
+                "grade_id": cell.grade_id,
+                "role": cell.role.value,
+                "fingerprint": fingerprint(split_hidden(cell.source)[0]),
+                "checksum": checksum,
+                "points": cell.points,
+            })
+        nb.metadata[MANIFEST_KEY] = {
+            "assignment": assignment,
+            "team_size": team_size,
+            "cells": cells,
+        }
+        return nb
+
+    step.__name__ = "store_manifest"
+    return step
+
+
+def release_steps(assignment: Assignment) -> list[Step]:
+    # Order matters: stub and hide before the outputs go, lock before the checksums (LockCells
+    # only adds editor flags, the checksums cover source and roles), the manifest last.
+    return [
+        _nbgrader("ClearSolutions"),
+        _nbgrader("ClearHiddenTests"),
+        _nbgrader("ClearOutput"),
+        _nbgrader("LockCells"),
+        _nbgrader("ComputeChecksums"),
+        team_cell_first(assignment.team_size),
+        strip_volatile,
+        store_manifest(assignment.name, assignment.team_size),
+    ]
+
+
+def solution_steps(assignment: Assignment) -> list[Step]:
+    return [
+        _nbgrader("ClearHiddenTests"),
+        _nbgrader("ClearOutput"),
+        _nbgrader("ComputeChecksums"),
+        team_cell_first(assignment.team_size),
+        strip_volatile,
+        store_manifest(assignment.name, assignment.team_size),
+    ]
+
+
+def apply_steps(source: nbformat.NotebookNode, steps: Iterable[Step]) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(source)
+    for step in steps:
+        nb = step(nb)
+    return nb
+
+
+def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
+    """The bytes notebook.write_notebook writes: sorted keys, fixed indent, final newline."""
+    text = nbformat.writes(nb, version=4)
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def data_files(source_dir: Path, notebook: Path) -> list[Path]:
+    """Files next to the source notebook that students get too, relative to its folder."""
+    out = []
+    for path in sorted(source_dir.rglob("*")):
+        rel = path.relative_to(source_dir)
+        if not path.is_file() or path == notebook or path.suffix == ".ipynb":
+            continue
+        if any(part.startswith((".", "_")) for part in rel.parts):
+            continue  # .ipynb_checkpoints, __pycache__, _hidden_data.npz: instructor-only
+        out.append(rel)
+    return out
+
+
+def read_source(assignment: Assignment) -> nbformat.NotebookNode:
+    path = assignment.notebook
+    if not path.is_file():
+        raise AuthoringError(
+            f"no source notebook for {assignment.name}", path=path,
+            hint="create it, or fix the notebook path in course.toml",
+        )
+    try:
+        return read_notebook(path)
+    except SubmissionError as exc:
+        raise AuthoringError(exc.message, path=path, hint=exc.hint) from None
+
+
+def planned_files(*, course: Course, assignment: str) -> dict[Path, bytes]:
+    """Every file a release of `assignment` writes, with its content; nothing is written."""
+    spec = course.assignment(assignment)
+    source = read_source(spec)
+    validate_source(source, spec.notebook)
+    files = {
+        spec.release_path: notebook_bytes(apply_steps(source, release_steps(spec))),
+        spec.solution_path: notebook_bytes(apply_steps(source, solution_steps(spec))),
+    }
+    source_dir = spec.notebook.parent
+    for rel in data_files(source_dir, spec.notebook):
+        content = (source_dir / rel).read_bytes()
+        files[spec.release_path.parent / rel] = content
+        files[spec.solution_path.parent / rel] = content
+    return files
+
+
+@dataclass
+class ReleaseResult:
+    assignment: str
+    release: Path  # the students' notebook
+    solution: Path  # the solutions notebook
+    written: list[Path] = field(default_factory=list)  # files created or changed
+    unchanged: list[Path] = field(default_factory=list)
+
+
+def release_assignment(*, course: Course, assignment: str) -> ReleaseResult:
+    """Validate the source of `assignment`, then write its release, solutions and data files."""
+    spec = course.assignment(assignment)
+    files = planned_files(course=course, assignment=assignment)
+    result = ReleaseResult(assignment, spec.release_path, spec.solution_path)
+    for path, content in files.items():
+        if path.is_file() and path.read_bytes() == content:
+            result.unchanged.append(path)  # left alone: its timestamp stays too
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(content)
+        shutil.move(tmp, path)
+        result.written.append(path)
+    return result
+
+
+def stale_files(*, course: Course, assignment: str) -> list[Path]:
+    """Committed release files that differ from what releasing the source now would write."""
+    return [
+        path for path, content in planned_files(course=course, assignment=assignment).items()
+        if not path.is_file() or path.read_bytes() != content
+    ]
+
+
+def release_is_stale(*, course: Course, assignment: str) -> bool:
+    return bool(stale_files(course=course, assignment=assignment))
