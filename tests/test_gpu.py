@@ -161,8 +161,8 @@ def test_device_nodes_of_one_gpu_or_all(tmp_path):
     assert gpu_device_nodes(dev=tmp_path / "empty") == []
 
 
-def test_slots_bound_concurrency_across_threads_and_spread_over_gpus():
-    slots = GpuSlots(2, 2)
+def test_slots_bound_concurrency_across_threads_and_spread_over_gpus(tmp_path):
+    slots = GpuSlots(2, 2, lock_dir=tmp_path)
     running, peak, seen = [0], [0], []
     lock = threading.Lock()
 
@@ -187,8 +187,8 @@ def test_slots_bound_concurrency_across_threads_and_spread_over_gpus():
     assert first[0] != second[0]  # the second kernel goes to the other GPU
 
 
-def test_no_gpu_hold_gives_none():
-    with GpuSlots(0, 4).hold() as index:
+def test_no_gpu_hold_gives_none(tmp_path):
+    with GpuSlots(0, 4, lock_dir=tmp_path).hold() as index:
         assert index is None
 
 
@@ -198,8 +198,8 @@ def _hold_forever(slots: GpuSlots, ready) -> None:
     time.sleep(60)
 
 
-def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed():
-    slots = GpuSlots(1, 1)
+def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed(tmp_path):
+    slots = GpuSlots(1, 1, lock_dir=tmp_path)
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
     other = ctx.Process(target=_hold_forever, args=(slots, ready))
