@@ -1,0 +1,295 @@
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.batch import (
+    GRADER_ERROR,
+    grade_batch,
+    in_shard,
+    parse_shard,
+    plan_workers,
+    read_results,
+    shard_of,
+)
+from autograder.config import Limits, load_course
+from autograder.errors import ConfigError
+from autograder.results import GRADED, REJECTED, QuestionResult, SubmissionResult
+
+ROOT = Path(__file__).resolve().parents[1]
+HW = "hw1_features"
+
+
+def fake_grade(notebook, *, course, assignment, submission_id=None, submitted_at=None,
+               require_sandbox=True):
+    """A grade that depends only on the notebook's bytes, as a real one should."""
+    score = int(hashlib.sha256(Path(notebook).read_bytes()).hexdigest(), 16) % 21
+    return SubmissionResult(
+        assignment=assignment, submission_id=submission_id or "", status=GRADED,
+        points=float(score), max_points=20.0,
+        questions=[QuestionResult("q1", float(score), 20.0, "partial")],
+    )
+
+
+def make_course(tmp_path: Path, due: str = "2099-10-12T23:59") -> Path:
+    (tmp_path / "source" / HW).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "source" / HW / f"{HW}.ipynb")
+    (tmp_path / "roster.csv").write_text((ROOT / "roster.csv").read_text(encoding="utf-8"),
+                                         encoding="utf-8")
+    (tmp_path / "course.toml").write_text(textwrap.dedent(f"""\
+        [course]
+        name = "test"
+        timezone = "Europe/Paris"
+        [grading]
+        memory_mb = 512
+        [assignments.{HW}]
+        notebook = "source/{HW}/{HW}.ipynb"
+        due = "{due}"
+        """), encoding="utf-8")
+    return tmp_path / "course.toml"
+
+
+def make_class(folder: Path, n: int = 8, *, first: int = 101) -> Path:
+    for k in range(n):
+        nb = nbformat.v4.new_notebook()
+        team = [f"21900{first + 2 * k}", f"21900{first + 2 * k + 1}"]
+        cell = nbformat.v4.new_code_cell(f"TEAM = {team!r}")
+        cell.metadata["autograder"] = {"team": True}
+        nb.cells = [cell, nbformat.v4.new_code_cell(f"answer = {k}")]
+        (folder / f"pair{k:02d}").mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"pair{k:02d}" / f"{HW}.ipynb")
+    return folder
+
+
+def points_by_id(folder: Path) -> dict[str, float]:
+    return {r.submission_id: r.points for r in read_results(folder)}
+
+
+# ---------------------------------------------------------------- pure parts
+
+def test_parse_shard():
+    assert parse_shard("0/4") == (0, 4) and parse_shard("3/4") == (3, 4)
+    for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(ConfigError):
+            parse_shard(bad)
+
+
+def test_shards_partition_the_class():
+    ids = [f"pair{k:03d}" for k in range(300)]
+    shards = [[i for i in ids if in_shard(i, (k, 4))] for k in range(4)]
+    assert sorted(sum(shards, [])) == ids
+    assert all(40 < len(s) < 110 for s in shards)  # roughly even
+    assert shard_of("pair001", 4) == shard_of("pair001", 4)
+    assert all(in_shard(i, None) for i in ids)
+
+
+def test_plan_workers():
+    limits = Limits(memory_mb=4096)
+    assert plan_workers(limits=limits, cores=16, memory_mb=128_000, pending=100) == 16
+    assert plan_workers(limits=limits, cores=16, memory_mb=128_000, gpu_slots=4, pending=100) == 4
+    assert plan_workers(limits=limits, cores=16, memory_mb=10_000, pending=100) == 1
+    assert plan_workers(limits=limits, cores=2, memory_mb=64_000, pending=1) == 1
+    assert plan_workers(limits=Limits(workers=3), cores=16, memory_mb=1e6, pending=100) == 3
+    assert plan_workers(limits=limits, cores=16, memory_mb=1e6, pending=100, requested=5) == 5
+
+
+# ---------------------------------------------------------------- a batch, in process
+
+def test_a_second_run_grades_nothing_and_force_regrades(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 5)
+    (tmp_path / "subs" / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    calls = []
+
+    def counting(notebook, **kw):
+        calls.append(kw["submission_id"])
+        return fake_grade(notebook, **kw)
+
+    out = tmp_path / "results"
+    seen = []
+    first = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=counting, progress=seen.append)
+    assert first.complete and sorted(first.graded) == sorted(
+        ["broken", *[f"pair{k:02d}" for k in range(5)]])
+    assert first.failed == ["broken"] and len(calls) == 5
+    assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 6
+    broken = next(r for r in first.results if r.submission_id == "broken")
+    assert broken.status == REJECTED and "not a valid notebook" in broken.reason
+    one = next(r for r in first.results if r.submission_id == "pair00")
+    assert one.team == ["21900101", "21900102"] and one.source == f"pair00/{HW}.ipynb"
+    assert one.grader_version.startswith("0.") and len(one.content_hash) == 64
+
+    second = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=counting)
+    assert second.graded == [] and len(second.skipped) == 6 and len(calls) == 5
+
+    nb = subs / "pair03" / f"{HW}.ipynb"
+    nb.write_text(nb.read_text(encoding="utf-8").replace("answer = 3", "answer = 33"),
+                  encoding="utf-8")
+    third = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=counting)
+    assert third.graded == ["pair03"] and calls[-1] == "pair03"
+
+    forced = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=counting, force=True)
+    assert len(forced.graded) == 6 and len(calls) == 11
+
+
+def test_shards_merge_to_the_same_grades(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 9)
+    whole = grade_batch(course=course, assignment=HW, submissions=subs, out=tmp_path / "all",
+                        workers=1, grade_one=fake_grade)
+    merged: dict[str, float] = {}
+    for k in range(3):
+        part = grade_batch(course=course, assignment=HW, submissions=subs,
+                           out=tmp_path / f"shard{k}", shard=(k, 3), workers=1,
+                           grade_one=fake_grade)
+        assert not set(part.graded) & set(merged)
+        merged.update(points_by_id(tmp_path / f"shard{k}" / HW))
+    assert merged == points_by_id(whole.out) and len(merged) == 9
+
+
+def test_a_grader_failure_is_an_error_result_retried_next_run(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 2)
+
+    def flaky(notebook, **kw):
+        if kw["submission_id"] == "pair01":
+            raise RuntimeError("judge crashed")
+        return fake_grade(notebook, **kw)
+
+    out = tmp_path / "results"
+    report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=flaky)
+    bad = next(r for r in report.results if r.submission_id == "pair01")
+    assert bad.status == "error" and any(f.code == GRADER_ERROR for f in bad.flags)
+    again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert again.graded == ["pair01"]
+    assert next(r for r in again.results if r.submission_id == "pair01").status == GRADED
+
+
+def test_team_flags_and_late_flag_after_the_batch(tmp_path):
+    course = load_course(make_course(tmp_path, due="2026-10-12T23:59"))
+    subs = make_class(tmp_path / "subs", 3)
+    nb = subs / "pair02" / f"{HW}.ipynb"  # pair02 reuses a student of pair00
+    nb.write_text(nb.read_text(encoding="utf-8").replace("21900105", "21900101"),
+                  encoding="utf-8")
+    (subs / "manifest.csv").write_text(
+        "submission_id,submitted_at\npair00,2026-10-12T10:00:00\npair01,2026-10-14T10:00:00\n"
+        "pair02,2026-10-12T23:59:00\n", encoding="utf-8")
+    report = grade_batch(course=course, assignment=HW, submissions=subs,
+                         out=tmp_path / "results", workers=1, grade_one=fake_grade)
+    flags = {r.submission_id: sorted(f.code for f in r.flags) for r in report.results}
+    assert flags["pair00"] == ["student_in_two_teams"]
+    assert flags["pair02"] == ["student_in_two_teams"]
+    assert flags["pair01"] == ["late"]
+    late = next(r for r in report.results if r.submission_id == "pair01")
+    assert late.submitted_at == "2026-10-14T10:00:00+02:00"
+    assert "2 days late: -20%" in late.flags[0].message
+    # A corrected manifest changes the late flag without regrading.
+    (subs / "manifest.csv").write_text(
+        "submission_id,submitted_at\npair00,2026-10-12T10:00:00\npair01,2026-10-12T10:00:00\n"
+        "pair02,2026-10-12T23:59:00\n", encoding="utf-8")
+    again = grade_batch(course=course, assignment=HW, submissions=subs,
+                        out=tmp_path / "results", workers=1, grade_one=fake_grade)
+    assert again.graded == []
+    assert [f.code for f in read_results(again.out)[1].flags] == []
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_finishes(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 4)
+    out = tmp_path / "results"
+
+    def interrupted(notebook, **kw):
+        if kw["submission_id"] == "pair02":
+            raise KeyboardInterrupt
+        return fake_grade(notebook, **kw)
+
+    report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=interrupted)
+    assert report.interrupted and not report.complete
+    assert sorted(p.name for p in (out / HW).iterdir() if p.is_file()) == [
+        "pair00.json", "pair01.json"]
+    done = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                       grade_one=fake_grade)
+    assert done.complete and sorted(done.graded) == ["pair02", "pair03"]
+
+
+def test_a_pool_of_worker_processes(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 4)
+    report = grade_batch(course=course, assignment=HW, submissions=subs,
+                         out=tmp_path / "results", workers=2, grade_one=fake_grade)
+    assert report.workers == 2 and report.complete and len(report.graded) == 4
+    single = grade_batch(course=course, assignment=HW, submissions=subs,
+                         out=tmp_path / "single", workers=1, grade_one=fake_grade)
+    assert points_by_id(report.out) == points_by_id(single.out)
+
+
+# ---------------------------------------------------------------- kill -9 and resume
+
+RUNNER = '''
+import hashlib, sys, time
+from pathlib import Path
+from autograder.batch import grade_batch
+from autograder.config import load_course
+from autograder.results import GRADED, SubmissionResult
+
+def slow_grade(notebook, *, course, assignment, submission_id=None, submitted_at=None,
+               require_sandbox=True):
+    time.sleep(0.4)
+    score = int(hashlib.sha256(Path(notebook).read_bytes()).hexdigest(), 16) % 21
+    return SubmissionResult(assignment=assignment, submission_id=submission_id, status=GRADED,
+                            points=float(score), max_points=20.0)
+
+if __name__ == "__main__":
+    report = grade_batch(course=load_course(sys.argv[1]), assignment="hw1_features",
+                         submissions=Path(sys.argv[2]), out=Path(sys.argv[3]), workers=2,
+                         grade_one=slow_grade)
+    print(len(report.graded), len(report.skipped))
+'''
+
+
+def test_kill_9_mid_batch_then_rerun_gives_the_same_grades(tmp_path):
+    course_file = make_course(tmp_path)
+    subs = make_class(tmp_path / "subs", 12)
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER, encoding="utf-8")
+    out = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(runner), str(course_file), str(subs), str(out)]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list((out / HW).glob("pair*.json"))) < 3:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the batch never started"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    partial = len(list((out / HW).glob("pair*.json")))
+    assert 3 <= partial < 12
+
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
+    graded, skipped = map(int, rerun.stdout.split())
+    assert skipped >= partial and graded + skipped == 12
+    assert not list((out / HW).glob(".tmp-*"))
+    expected = {f"pair{k:02d}": float(int(hashlib.sha256(
+        (subs / f"pair{k:02d}" / f"{HW}.ipynb").read_bytes()).hexdigest(), 16) % 21)
+        for k in range(12)}
+    assert points_by_id(out / HW) == expected
