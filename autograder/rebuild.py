@@ -1,0 +1,317 @@
+"""Rebuild a submission against its source: instructor cells from the source, answers from the pair."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from .errors import AuthoringError
+from .notebook import Cell, Role, bound_names, cells_of, normalise, read_team, split_hidden
+from .results import Flag
+
+MATCHED_BY_ID = "matched_by_id"
+MATCHED_BY_ANCHOR = "matched_by_anchor"
+MATCHED_BY_NAMES = "matched_by_names"
+MISSING = "missing"
+
+# What nbgrader's ClearSolutions writes in place of a solution (its defaults for Python).
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+# An instructor cell that was edited *and* lost its metadata is still recognised at this
+# similarity, so the edited copy is dropped instead of running as the students' own code.
+EDITED_SIMILARITY = 0.6
+# The judge's own helpers: a student cell that binds one must not shadow it with a proxy.
+JUDGE_NAMES = frozenset({"check", "in_kernel", "reference", "kernel_used_gpu", "facts"})
+ANSWERS = (Role.ANSWER, Role.WRITTEN)
+
+
+@dataclass
+class RebuiltCell:
+    role: Role  # from the source (FREE for cells the students added)
+    code: str  # what runs: the full source for instructor cells, hidden tests included
+    source_index: int | None  # 0-based in the source; None for the students' own cells
+    submission_index: int | None  # 0-based in the submission; None when taken from the source
+    grade_id: str | None
+    points: float
+    attempted: bool  # answers: found and not the untouched release stub; True for other cells
+    cell_type: str  # "code" | "markdown"
+
+
+@dataclass
+class Rebuilt:
+    cells: list[RebuiltCell]
+    team: list[str] | None  # None: no team cell; []: the release's placeholders still there
+    flags: list[Flag] = field(default_factory=list)
+    matches: dict[str, str] = field(default_factory=dict)  # answer grade_id -> MATCHED_BY_*/MISSING
+
+
+def release_stub(cell: Cell) -> str:
+    """The answer as students received it: what nbgrader's ClearSolutions makes of the source."""
+    stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+    lines, inside, replaced = [], False, False
+    for line in cell.source.split("\n"):
+        if "BEGIN SOLUTION" in line:  # nbgrader's test: the words anywhere in the line
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [indent + s for s in stub.split("\n")]
+            inside = replaced = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines) if replaced else stub
+
+
+def _text(cell_type: str, source: str) -> str:
+    """What two versions of a cell are compared by: code as fingerprints see it, prose by words."""
+    return normalise(source) if cell_type == "code" else " ".join(source.split())
+
+
+def _visible(cell: Cell) -> str:
+    """An instructor cell as released: the submission never had the hidden tests."""
+    return split_hidden(cell.source)[0] if cell.role is Role.TESTS else cell.source
+
+
+def _attempted(answer: Cell, code: str) -> bool:
+    text = _text(answer.cell_type, code)
+    return bool(text) and text != _text(answer.cell_type, release_stub(answer))
+
+
+def _label(cell: Cell) -> str:
+    name = f" '{cell.grade_id}'" if cell.grade_id else ""
+    return f"{cell.role.value} cell{name} (cell {cell.number} of the source)"
+
+
+def _instructor_names(src: list[Cell]) -> set[str]:
+    return set().union(*(bound_names(c.source) for c in src if c.is_instructor and c.cell_type == "code"))
+
+
+class _Matching:
+    """Which submission cell stands for which source cell, decided in passes of falling certainty."""
+
+    def __init__(self, src: list[Cell], sub: list[Cell]):
+        self.src, self.sub = src, sub
+        self.owner: dict[int, int] = {}  # submission cell -> the source cell it stands for
+        self.found: dict[int, int] = {}  # source answer or team cell -> the submission cell that runs
+        self.how: dict[int, str] = {}  # source answer -> MATCHED_BY_*
+        self.copies: dict[int, list[int]] = {}  # source instructor cell -> its submission copies
+        self.by_content: set[int] = set()  # source cells found without their grade_id
+        self.flags: list[Flag] = []
+
+    def flag(self, code: str, message: str) -> None:
+        self.flags.append(Flag(code, message))
+
+    def free(self, cell_type: str, lo: int = -1, hi: int | None = None) -> list[Cell]:
+        """Submission cells not yet matched, strictly between positions lo and hi."""
+        hi = len(self.sub) if hi is None else hi
+        return [c for c in self.sub[lo + 1:max(hi, lo + 1)] if c.index not in self.owner
+                and c.cell_type == cell_type and c.role is not Role.TEAM]
+
+    def window(self, s: int) -> tuple[int, int]:
+        """Where a source cell belongs in the submission: between the copies of its neighbours."""
+        before = [i for i in self.copies if i < s]
+        after = [i for i in self.copies if i > s]
+        lo = self.copies[max(before)][0] if before else -1
+        hi = self.copies[min(after)][0] if after else len(self.sub)
+        return lo, hi
+
+    def take_copy(self, s: Cell, c: Cell, *, by_content: bool) -> None:
+        self.owner[c.index] = s.index
+        if s.role is not Role.FREE:  # the source's own markdown is matched only to be set aside
+            self.copies.setdefault(s.index, []).append(c.index)
+            if by_content:
+                self.by_content.add(s.index)
+
+    def take_answer(self, a: Cell, cells: list[Cell], how: str) -> None:
+        # A copy kept "to be safe" is usually the stub: prefer the last cell that holds work.
+        chosen = ([c for c in cells if _attempted(a, c.source)] or cells)[-1]
+        for c in cells:
+            self.owner[c.index] = a.index  # the other copies do not run
+        self.found[a.index], self.how[a.index] = chosen.index, how
+        if how != MATCHED_BY_ID:
+            self.by_content.add(a.index)
+        if len(cells) > 1:
+            numbers = ", ".join(str(c.number) for c in cells)
+            self.flag("answer_duplicated", f"{_label(a)} appears in cells {numbers} of the "
+                      f"submission; cell {chosen.number} is graded, the others do not run")
+
+    def by_grade_id(self) -> None:
+        ids = {c.grade_id: c for c in self.src if c.grade_id and (c.is_instructor or c.role in ANSWERS)}
+        hits: dict[int, list[Cell]] = {}
+        for c in self.sub:
+            if c.grade_id in ids:
+                hits.setdefault(ids[c.grade_id].index, []).append(c)
+        for s, cells in hits.items():
+            if self.src[s].role in ANSWERS:
+                self.take_answer(self.src[s], cells, MATCHED_BY_ID)
+            else:
+                for c in cells:
+                    self.take_copy(self.src[s], c, by_content=False)
+
+    def by_anchors(self) -> None:
+        """Unchanged instructor cells (and the source's own markdown) found by their text."""
+        queues: dict[tuple[str, str], list[Cell]] = {}
+        for c in self.sub:
+            if c.index not in self.owner and c.role is not Role.TEAM and (t := _text(c.cell_type, c.source)):
+                queues.setdefault((c.cell_type, t), []).append(c)
+        for s in self.src:
+            # Source FREE code cells are the students' to edit; they run from the submission.
+            wanted = s.is_instructor or (s.role is Role.FREE and s.cell_type == "markdown")
+            if wanted and s.index not in self.copies:
+                queue = queues.get((s.cell_type, _text(s.cell_type, _visible(s))))
+                if queue:
+                    self.take_copy(s, queue.pop(0), by_content=True)
+
+    def by_names(self) -> None:
+        """Answers found by the names they define: near their place first, then anywhere."""
+        taken = _instructor_names(self.src)  # `import numpy as np` in an answer proves nothing
+        answers = [a for a in self.src if a.role in ANSWERS and a.cell_type == "code"]
+        for anywhere in (False, True):
+            for a in answers:
+                names = bound_names(a.source) - taken
+                if a.index in self.found or not names:
+                    continue
+                lo, hi = (-1, len(self.sub)) if anywhere else self.window(a.index)
+                hits = [c for c in self.free("code", lo, hi) if names & bound_names(c.source)]
+                if hits:
+                    self.take_answer(a, hits, MATCHED_BY_NAMES if anywhere else MATCHED_BY_ANCHOR)
+
+    def edited_instructor_cells(self) -> None:
+        for s in self.src:
+            if s.is_instructor and s.cell_type == "code" and s.index not in self.copies:
+                want = _text("code", _visible(s))
+
+                def similarity(c: Cell, want: str = want) -> float:
+                    return difflib.SequenceMatcher(None, want, _text("code", c.source)).ratio()
+
+                best = max(self.free("code", *self.window(s.index)), key=similarity, default=None)
+                if best is not None and similarity(best) >= EDITED_SIMILARITY:
+                    self.take_copy(s, best, by_content=True)
+
+    def lone_answers(self) -> None:
+        """An answer alone between its anchors takes the one unmatched cell there (e.g. a stub)."""
+        for a in self.src:
+            if a.role in ANSWERS and a.index not in self.found:
+                where = self.window(a.index)
+                rivals = [b for b in self.src if b.role in ANSWERS and b.index not in self.found
+                          and b.cell_type == a.cell_type and self.window(b.index) == where]
+                cells = self.free(a.cell_type, *where)
+                if len(rivals) == 1 and len(cells) == 1:
+                    self.take_answer(a, cells, MATCHED_BY_ANCHOR)
+
+    def team(self) -> list[str] | None:
+        home = next((s for s in self.src if s.role is Role.TEAM), None)
+        cells = [c for c in self.sub if c.role is Role.TEAM and c.index not in self.owner]
+        if not cells:
+            self.flag("no_team_cell", "no team cell (TEAM = [...]) in the submission")
+            return None
+        chosen = next((c for c in reversed(cells) if read_team(c.source)), cells[-1])
+        team = read_team(chosen.source)
+        if not team:
+            self.flag("no_team_cell", f"the team cell (cell {chosen.number}) names no student")
+        if home is not None:  # without a place in the source, team cells run as the pair's own
+            for c in cells:
+                self.owner[c.index] = home.index
+            self.found[home.index] = chosen.index
+        return team
+
+    def check(self) -> None:
+        """Flags for what the pair changed; the rebuilt notebook is right either way."""
+        for s in self.src:
+            if s.is_instructor and s.cell_type == "code":
+                copies = self.copies.get(s.index, [])
+                want = _text("code", _visible(s))
+                if not copies:
+                    self.flag("cells_changed", f"{_label(s)} was deleted; the source version runs")
+                for j in copies:
+                    if _text("code", self.sub[j].source) != want:
+                        self.flag("cells_changed", f"{_label(s)} was edited (cell {j + 1} of the "
+                                  "submission); the source version runs")
+            elif s.index in self.how and self.how[s.index] != MATCHED_BY_ANCHOR:
+                lo, hi = self.window(s.index)
+                j = self.found[s.index]
+                if not lo < j < hi:
+                    self.flag("answer_moved", f"{_label(s)} was found at cell {j + 1} of the "
+                              "submission, away from its place; it runs at its place")
+        if self.by_content:
+            answers = [self.src[s].grade_id or f"cell {s + 1}" for s in sorted(self.by_content)
+                       if self.src[s].role in ANSWERS]
+            self.flag("metadata_stripped", f"{len(self.by_content)} cells were matched by their "
+                      "content, not their grade_id (an editor such as Colab or VS Code drops cell "
+                      f"metadata); answers: {', '.join(answers) or 'none'}")
+
+    def cells(self) -> list[RebuiltCell]:
+        # The pair's own code cells run after the nearest matched cell that precedes them.
+        after: dict[int | None, list[RebuiltCell]] = {}
+        at: int | None = None
+        for c in self.sub:
+            s = self.owner.get(c.index)
+            if s is not None and self.src[s].role is not Role.FREE:
+                at = s
+            elif s is None and c.cell_type == "code":
+                after.setdefault(at, []).append(
+                    RebuiltCell(Role.FREE, c.source, None, c.index, None, 0.0, True, "code"))
+        out = list(after.get(None, []))
+        for s in self.src:
+            if s.role is Role.FREE:
+                continue
+            j = None if s.is_instructor else self.found.get(s.index)
+            code = s.source if s.is_instructor else (self.sub[j].source if j is not None else "")
+            attempted = (j is not None and _attempted(s, code)) if s.role in ANSWERS else True
+            out.append(RebuiltCell(s.role, code, s.index, j, s.grade_id, s.points, attempted,
+                                   s.cell_type))
+            out += after.get(s.index, [])
+        return out
+
+
+def _check_source(src: list[Cell], path: Path | str | None) -> None:
+    seen: dict[str, Cell] = {}
+    for c in src:
+        if c.grade_id and c.role is not Role.FREE:
+            if c.grade_id in seen:
+                raise AuthoringError(
+                    f"grade_id {c.grade_id!r} is also used by cell {seen[c.grade_id].number}",
+                    path=path, cell=c.number, hint="give each cell its own grade_id")
+            seen[c.grade_id] = c
+
+
+def rebuild(source: NotebookNode, submission: NotebookNode, *,
+            source_path: Path | str | None = None,
+            submission_path: Path | str | None = None) -> Rebuilt:
+    """The notebook that runs: the source's instructor cells with the pair's answers in place.
+
+    Never raises for a bad submission (missing, moved or duplicated cells become flags and
+    "not attempted" answers); raises AuthoringError for a source that cannot be matched against.
+    `submission_path` is accepted for symmetry with the other stages; nothing here names it.
+    """
+    src, sub = cells_of(source), cells_of(submission)
+    _check_source(src, source_path)
+    m = _Matching(src, sub)
+    m.by_grade_id()
+    m.by_anchors()
+    team = m.team()
+    m.by_names()
+    m.edited_instructor_cells()
+    m.lone_answers()
+    m.check()
+    matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, MISSING)
+               for a in src if a.role in ANSWERS}
+    return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches)
+
+
+def answer_names(rebuilt: Rebuilt, source: NotebookNode) -> set[str]:
+    """Names the judge turns into proxies: those any answer or the pair's own code cells bind.
+
+    Names an instructor cell binds (np, the data, helpers) stay the judge's own even where a
+    student cell rebinds them, and so do the judge's helpers.
+    """
+    src = cells_of(source)
+    taken = _instructor_names(src) | JUDGE_NAMES
+    names = set().union(*(bound_names(c.source) for c in src
+                          if c.role in ANSWERS and c.cell_type == "code"))
+    for c in rebuilt.cells:
+        if c.cell_type == "code" and c.submission_index is not None and c.role is not Role.TEAM:
+            names |= bound_names(c.code) - taken
+    return names
