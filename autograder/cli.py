@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the released notebook, to compare with when the editor dropped "
                             "the notebook's metadata")
     check.set_defaults(run=_run_check)
+    validate = sub.add_parser(
+        "validate", help="grade each homework's solution, stub and mutants; exit 1 on a miss")
+    validate.add_argument("assignments", nargs="+", metavar="HW", help="assignments to validate")
+    validate.add_argument("--no-sandbox", action="store_true",
+                          help="grade without bubblewrap where it is missing (development only)")
+    validate.set_defaults(run=_run_validate)
     return parser
 
 
@@ -63,6 +69,27 @@ def _run_check(args: argparse.Namespace) -> int:
     summary = check_notebook(args.notebook, timeout=args.timeout, release=args.release)
     print(render_summary(summary, rich=sys.stdout.isatty()))
     return 0 if summary.ok else 1
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from .validate import render_table, validate_assignment
+
+    course = _course(args)
+    reports = []
+    for name in args.assignments:
+        course.assignment(name)  # an unknown name fails before any grading starts
+    for name in args.assignments:
+        def progress(row, name=name):
+            print(f"{name}: {row.submission}: {row.verdict}", file=sys.stderr, flush=True)
+
+        reports.append(validate_assignment(course=course, assignment=name,
+                                           require_sandbox=not args.no_sandbox,
+                                           on_row=progress))
+    print(render_table(reports))
+    misses = sum(len(r.misses) for r in reports)
+    if misses:
+        print(f"{misses} miss{'es' if misses > 1 else ''}", file=sys.stderr)
+    return 1 if misses else 0
 
 
 def _rel(path: Path, root: Path) -> str:

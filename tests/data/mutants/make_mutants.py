@@ -1,0 +1,154 @@
+"""Write tests/data/mutants/<hw>/<mistake>.ipynb: the filled solution with one realistic mistake.
+
+Each mutant is one text substitution in one answer cell of the solution notebook (the source with
+its hidden tests removed, as `autograder release` writes it). A substitution that no longer
+matches the solution fails loudly, so the mutants stay in step with the source: run this after
+editing a source notebook, and commit what it writes.
+
+    python tests/data/mutants/make_mutants.py            # write every mutant
+    python tests/data/mutants/make_mutants.py --check    # exit 1 if a committed mutant is stale
+
+`autograder validate` grades every mutant and requires each to lose points. A mutant whose
+mistake only shows on a GPU (say, a batch left on the CPU) says so in its metadata
+(`autograder.mutant.needs_gpu`); on a machine without a GPU it is reported, not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT))
+
+from autograder.config import load_course  # noqa: E402
+from autograder.notebook import cells_of  # noqa: E402
+from autograder.release import apply_steps, notebook_bytes, read_source, solution_steps  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # file name, and what the mistake is
+    cell: str  # grade_id of the answer cell it changes
+    old: str  # text of the solution, must occur exactly once in that cell
+    new: str
+    mistake: str  # one line for the validation table and the reader
+    needs_gpu: bool = False  # the mistake only costs points where a GPU grades it
+
+
+MUTANTS: dict[str, list[Mutant]] = {
+    "hw1_features": [
+        Mutant("no_bias_column", "polynomial_features",
+               "for k in range(degree + 1)", "for k in range(1, degree + 1)",
+               "polynomial features without the bias column of ones"),
+        Mutant("monomials_in_wrong_order", "polynomial_features",
+               "x1 ** (k - j) * x2 ** j", "x1 ** j * x2 ** (k - j)",
+               "monomials ordered by increasing power of x1"),
+        Mutant("bias_column_standardised", "standardiser",
+               "    mean[0], std[0] = 0.0, 1.0\n", "",
+               "the bias column standardised like the others (it becomes zeros)"),
+        Mutant("standardised_with_validation_statistics", "validation_accuracies",
+               "out.append(accuracy(y_val, predict(w, standardise(F_val, mean, std))))",
+               "out.append(accuracy(y_val, predict(w, standardise(F_val, *fit_standardiser(F_val)))))",
+               "validation features standardised with their own statistics"),
+        Mutant("gradient_wrong_sign", "logistic",
+               "F.T @ (sigmoid(F @ w) - y) / len(y)", "F.T @ (y - sigmoid(F @ w)) / len(y)",
+               "gradient with the wrong sign (gradient ascent)"),
+        Mutant("gradient_summed_not_averaged", "logistic",
+               "F.T @ (sigmoid(F @ w) - y) / len(y)", "F.T @ (sigmoid(F @ w) - y)",
+               "gradient of the summed loss, the loss being a mean"),
+        Mutant("loss_overflows", "logistic",
+               "np.mean(np.logaddexp(0.0, z) - y * z)",
+               "np.mean(-y * np.log(sigmoid(z)) - (1 - y) * np.log(1 - sigmoid(z)))",
+               "cross-entropy from probabilities: log(0) for confident predictions"),
+        Mutant("threshold_on_logits_at_half", "gradient_descent",
+               "(F @ w >= 0).astype(int)", "(F @ w >= 0.5).astype(int)",
+               "predicts class 1 where w.f >= 1/2 (confuses logits and probabilities)"),
+        Mutant("one_step_too_few", "gradient_descent",
+               "for _ in range(steps):", "for _ in range(steps - 1):",
+               "gradient descent stops one step early"),
+        Mutant("accuracy_is_error_rate", "gradient_descent",
+               "np.mean(np.asarray(y_true) == np.asarray(y_pred))",
+               "np.mean(np.asarray(y_true) != np.asarray(y_pred))",
+               "accuracy computes the error rate"),
+    ],
+}
+
+
+class StaleMutant(Exception):
+    pass
+
+
+def solution_notebook(course, assignment: str):
+    """The solutions notebook as `autograder release` writes it (hidden tests removed)."""
+    spec = course.assignment(assignment)
+    return apply_steps(read_source(spec), solution_steps(spec))
+
+
+def mutate(solution, mutant: Mutant, assignment: str):
+    """The solution with one substitution; StaleMutant if it does not match exactly once."""
+    import copy
+
+    nb = copy.deepcopy(solution)
+    cells = [c for c in cells_of(nb) if c.grade_id == mutant.cell]
+    if len(cells) != 1:
+        raise StaleMutant(f"{assignment}/{mutant.name}: no answer cell with grade_id "
+                          f"{mutant.cell!r} in the solution")
+    cell = nb.cells[cells[0].index]
+    count = cell.source.count(mutant.old)
+    if count != 1:
+        raise StaleMutant(f"{assignment}/{mutant.name}: the text to replace occurs {count} times "
+                          f"in cell {mutant.cell!r} (expected once): {mutant.old!r}")
+    cell.source = cell.source.replace(mutant.old, mutant.new)
+    nb.metadata["autograder"] = {**nb.metadata.get("autograder", {}), "mutant": {
+        "name": mutant.name, "mistake": mutant.mistake, "cell": mutant.cell,
+        "needs_gpu": mutant.needs_gpu}}
+    return nb
+
+
+def planned(course, assignments) -> dict[Path, bytes]:
+    files = {}
+    for assignment in assignments:
+        solution = solution_notebook(course, assignment)
+        for mutant in MUTANTS[assignment]:
+            files[HERE / assignment / f"{mutant.name}.ipynb"] = notebook_bytes(
+                mutate(solution, mutant, assignment))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*", help="default: every homework with mutants")
+    parser.add_argument("--check", action="store_true", help="only report stale or missing files")
+    args = parser.parse_args(argv)
+    course = load_course(ROOT / "course.toml")
+    assignments = args.assignments or list(MUTANTS)
+    try:
+        files = planned(course, assignments)
+    except StaleMutant as exc:
+        print(f"make_mutants: {exc}", file=sys.stderr)
+        return 1
+    stale = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
+    for assignment in assignments:  # mutants no longer listed
+        known = {p.name for p in files if p.parent.name == assignment}
+        stale += [p for p in sorted((HERE / assignment).glob("*.ipynb")) if p.name not in known]
+    if args.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(ROOT)}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        if path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(files[path])
+            print(f"wrote {path.relative_to(ROOT)}")
+        else:
+            path.unlink()
+            print(f"removed {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
