@@ -128,6 +128,7 @@ def store_manifest(assignment: str, team_size: int) -> Step:
             cells.append({
                 "grade_id": cell.grade_id,
                 "role": cell.role.value,
+                "cell_type": cell.cell_type,
                 "fingerprint": fingerprint(split_hidden(cell.source)[0]),
                 "checksum": checksum,
                 "points": cell.points,

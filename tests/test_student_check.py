@@ -1,0 +1,338 @@
+"""Students' own check: which cells are tests, statuses, team cell, altered instructor cells."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import cli
+from autograder.errors import AutograderError
+from autograder.results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, PASSED
+from autograder.student import (
+    MISSING,
+    NOT_RUN,
+    CheckSummary,
+    Outcome,
+    QuestionRow,
+    _check_here,
+    check,
+    find_test_cells,
+    manifest_of,
+    notebook_path_from,
+    render_summary,
+    run_in_namespace,
+    summarise,
+    team_problems,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "release"
+RELEASE = GOLDEN / "release" / "demo" / "demo.ipynb"
+SOLUTIONS = GOLDEN / "solutions" / "demo" / "demo.ipynb"
+# Cells of the demo release (0-based): 0 team, 4 q1 answer, 5 q1 tests, 7 q2 answer, 8 q2 tests.
+Q1_ANSWER, Q1_TESTS, Q2_ANSWER, Q2_TESTS = 4, 5, 7, 8
+
+
+def load(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def filled() -> nbformat.NotebookNode:
+    nb = load(SOLUTIONS)
+    nb.cells[0].source = 'TEAM = ["21900001", "21900002"]'
+    return nb
+
+
+def stripped(nb: nbformat.NotebookNode, *, notebook_metadata: bool = False):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        cell.metadata = {}
+    if notebook_metadata:
+        nb.metadata = {}
+    return nb
+
+
+def all_ran(nb) -> dict[int, Outcome]:
+    return {i: Outcome() for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+
+
+def statuses(summary: CheckSummary) -> dict[str, str]:
+    return {q.grade_id: q.status for q in summary.questions}
+
+
+# --- pure logic -------------------------------------------------------------------------------
+
+
+def test_test_cells_and_the_answers_before_them():
+    nb = load(RELEASE)
+    tests, missing = find_test_cells(nb, manifest_of(nb))
+    assert [(t.grade_id, t.index) for t in tests] == [("q1_tests", Q1_TESTS), ("q2_tests", Q2_TESTS)]
+    assert Q1_ANSWER in tests[0].block and Q2_ANSWER in tests[1].block
+    assert Q1_ANSWER not in tests[1].block
+    assert missing == []
+
+
+def test_filled_notebook_all_passed():
+    nb = filled()
+    summary = summarise(nb, all_ran(nb), notebook="demo.ipynb")
+    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+    assert summary.team == ["21900001", "21900002"]
+    assert summary.problems == [] and summary.ok
+
+
+def test_failed_test_reports_the_assertion_message():
+    nb = filled()
+    outcomes = all_ran(nb)
+    outcomes[Q1_TESTS] = Outcome(error=("AssertionError", "each column must have mean 0"))
+    outcomes[Q2_TESTS] = Outcome(error=("AssertionError", ""))
+    summary = summarise(nb, outcomes, notebook="demo.ipynb")
+    rows = {q.grade_id: q for q in summary.questions}
+    assert rows["q1_tests"].status == FAILED
+    assert rows["q1_tests"].message == "each column must have mean 0"
+    assert rows["q1_tests"].cell == Q1_TESTS + 1
+    assert rows["q2_tests"].message == "an assertion failed"
+    assert not summary.passed and not summary.ok
+
+
+def test_bare_release_not_attempted():
+    nb = load(RELEASE)
+    outcomes = all_ran(nb)
+    # whole-cell stub: the answer cell raises, the test cell then misses the name
+    outcomes[Q2_ANSWER] = Outcome(error=("NotImplementedError", ""))
+    outcomes[Q2_TESTS] = Outcome(error=("NameError", "name 'relu' is not defined"))
+    # stub inside a function: the test cell's call raises it
+    outcomes[Q1_TESTS] = Outcome(error=("NotImplementedError", ""))
+    summary = summarise(nb, outcomes, notebook="demo.ipynb")
+    assert statuses(summary) == {"q1_tests": NOT_ATTEMPTED, "q2_tests": NOT_ATTEMPTED}
+    assert "NotImplementedError" in summary.questions[1].message
+    assert any("TEAM is empty" in p for p in summary.problems)
+
+
+def test_error_in_answer_cell_is_pointed_at():
+    nb = filled()
+    outcomes = all_ran(nb)
+    outcomes[Q2_ANSWER] = Outcome(error=("SyntaxError", "invalid syntax"))
+    outcomes[Q2_TESTS] = Outcome(error=("NameError", "name 'relu' is not defined"))
+    row = summarise(nb, outcomes, notebook="x").questions[1]
+    assert row.status == FAILED
+    assert row.message == (f"NameError: name 'relu' is not defined (cell {Q2_ANSWER + 1} above "
+                           "failed: SyntaxError)")
+
+
+def test_timeout_and_dead_kernel():
+    nb = filled()
+    outcomes = all_ran(nb)
+    outcomes[Q1_TESTS] = Outcome(error=("CellTimeout", "over 1 s"), timed_out=True)
+    outcomes[Q2_TESTS] = Outcome(ran=False)
+    assert statuses(summarise(nb, outcomes, notebook="x")) == {
+        "q1_tests": CELL_TIMEOUT, "q2_tests": NOT_RUN}
+
+
+def test_cell_metadata_stripped_tests_found_by_fingerprint():
+    nb = stripped(filled())
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+    assert [q.cell for q in summary.questions] == [Q1_TESTS + 1, Q2_TESTS + 1]
+    assert summary.problems == [] and summary.team == ["21900001", "21900002"]
+
+
+def test_all_metadata_stripped_needs_the_release():
+    nb = stripped(filled(), notebook_metadata=True)
+    alone = summarise(nb, all_ran(nb), notebook="x")
+    assert alone.questions == [] and any("--release" in p for p in alone.problems)
+    summary = summarise(nb, all_ran(nb), notebook="x", manifest=manifest_of(load(RELEASE)))
+    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+
+
+def test_moved_cells_keep_their_questions():
+    nb = filled()
+    nb.cells.append(nb.cells.pop(Q1_TESTS))  # q1 tests now last
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert [q.grade_id for q in summary.questions] == ["q1_tests", "q2_tests"]
+    assert summary.questions[0].cell == len(nb.cells)
+
+
+def test_deleted_test_cell_is_missing():
+    nb = filled()
+    del nb.cells[Q2_TESTS]
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert statuses(summary)["q2_tests"] == MISSING
+    assert any("'q2_tests' was deleted" in p for p in summary.problems)
+    assert not summary.ok
+
+
+def test_altered_test_cell_is_a_problem():
+    nb = filled()
+    nb.cells[Q1_TESTS].source = "assert True"
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert any(p.startswith(f"cell {Q1_TESTS + 1} (q1_tests) was changed") for p in summary.problems)
+
+
+def test_altered_test_cell_without_metadata_is_a_problem():
+    nb = stripped(filled())
+    nb.cells[Q1_TESTS].source = "assert True"
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert statuses(summary)["q1_tests"] == MISSING
+    assert any("'q1_tests' was deleted or changed" in p for p in summary.problems)
+
+
+def test_comment_only_change_is_not_a_change_without_metadata():
+    nb = stripped(filled())
+    nb.cells[Q1_TESTS].source += "\n# my note\n"
+    assert summarise(nb, all_ran(nb), notebook="x").problems == []
+
+
+def test_altered_prose_is_a_note_not_a_problem():
+    nb = filled()
+    nb.cells[1].source += "\nmy own notes"
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert summary.ok
+    assert any("(title) was changed" in n for n in summary.notes)
+
+
+@pytest.mark.parametrize("source, team, problem", [
+    ('TEAM = ["21900001", "21900002"]', ["21900001", "21900002"], None),
+    ('TEAM = ["<student id>", "<student id>"]', [], "TEAM is empty"),
+    ('TEAM = ["1", "2", "3"]', ["1", "2", "3"], "teams have at most 2"),
+    ('TEAM = ["1", "1"]', ["1", "1"], "appears twice"),
+    ("TEAM = [who]", None, "list of student ids in quotes"),
+])
+def test_team_cell(source, team, problem):
+    nb = load(RELEASE)
+    nb.cells[0].source = source
+    got, problems, _ = team_problems(nb, 2)
+    assert got == team
+    assert (problems == []) if problem is None else (problem in problems[0])
+
+
+def test_team_of_one_is_a_note_and_no_team_cell_a_problem():
+    nb = load(RELEASE)
+    nb.cells[0].source = 'TEAM = ["21900001"]'
+    _, problems, notes = team_problems(nb, 2)
+    assert problems == [] and "partner" in notes[0]
+    del nb.cells[0]
+    assert "no team cell" in team_problems(nb, 2)[1][0]
+
+
+def test_source_notebook_without_manifest_still_checks():
+    nb = load(GOLDEN / "source" / "demo" / "demo.ipynb")
+    summary = summarise(nb, all_ran(nb), notebook="x")
+    assert [q.grade_id for q in summary.questions] == ["q1_tests", "q2_tests"]
+    assert any("no release manifest" in n for n in summary.notes)
+
+
+def test_run_in_namespace_catches_each_cell():
+    nb = load(RELEASE)
+    tests, _ = find_test_cells(nb, manifest_of(nb))
+    namespace: dict = {}
+    exec("import numpy as np\nrng = np.random.default_rng(0)\n"
+         "def standardize(X):\n    raise NotImplementedError()\n"
+         "def relu(x):\n    return x", namespace)
+    outcomes = run_in_namespace(tests, namespace)
+    assert outcomes[Q1_TESTS].error[0] == "NotImplementedError"
+    assert outcomes[Q2_TESTS].error == ("AssertionError", "relu([-1, 2]) should be [0, 2]")
+
+
+def test_notebook_path_from_editor_variables(tmp_path):
+    (tmp_path / "hw.ipynb").write_text("{}")
+    assert notebook_path_from({"__vsc_ipynb_file__": str(tmp_path / "hw.ipynb")}, {},
+                              tmp_path) == tmp_path / "hw.ipynb"
+    # JupyterLab: a path relative to the server root, the kernel runs in the notebook's folder
+    assert notebook_path_from({"__session__": "course/hw.ipynb"}, {}, tmp_path) == \
+        tmp_path / "hw.ipynb"
+    assert notebook_path_from({}, {"JPY_SESSION_NAME": "hw.ipynb"}, tmp_path) == \
+        tmp_path / "hw.ipynb"
+    assert notebook_path_from({"__session__": "other.ipynb"}, {}, tmp_path) is None
+    assert notebook_path_from({}, {}, tmp_path) is None
+
+
+class FakeShell:
+    """The two things check() uses of IPython's shell."""
+
+    def __init__(self, user_ns):
+        self.user_ns = user_ns
+
+    def transform_cell(self, source):
+        return source
+
+
+def test_check_in_a_running_notebook(tmp_path):
+    path = tmp_path / "hw.ipynb"
+    nbformat.write(filled(), path)
+    namespace = {"__session__": str(path)}
+    exec("import numpy as np\nrng = np.random.default_rng(0)\n"
+         "def standardize(X):\n    return (X - X.mean(0)) / X.std(0)\n"
+         "def relu(x):\n    raise NotImplementedError()", namespace)
+    summary = _check_here(FakeShell(namespace), None, None)
+    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": NOT_ATTEMPTED}
+    assert any("as last saved" in n for n in summary.notes)
+    assert "Z" in namespace  # the tests ran in the student's namespace
+
+
+def test_check_in_a_notebook_without_a_known_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    with pytest.raises(AutograderError, match="cannot tell which file"):
+        _check_here(FakeShell({}), None, None)
+
+
+def test_check_outside_a_notebook_needs_a_path():
+    with pytest.raises(AutograderError, match="which notebook"):
+        check()
+
+
+def test_render_plain_and_rich():
+    summary = CheckSummary("hw.ipynb", "demo", [
+        QuestionRow("q1_tests", PASSED, "", 6, 2.0),
+        QuestionRow("q2_tests", FAILED, "relu([-1, 2]) should be [0, 2]", 9, 2.0),
+    ], ["21900001"], problems=["cell 1: TEAM is empty"], notes=["a note"])
+    plain = render_summary(summary)
+    assert "q2_tests  failed  9     relu([-1, 2]) should be [0, 2]" in plain
+    assert "problem: cell 1: TEAM is empty" in plain and "1/2 visible tests pass." in plain
+    fancy = render_summary(summary, rich=True)
+    assert "\x1b[" in fancy and "q2_tests" in fancy and "should be [0, 2]" in fancy
+
+
+def test_cli_bad_input_exit_code_2(tmp_path, capsys):
+    assert cli.main(["check", str(tmp_path / "nope.ipynb")]) == 2
+    (tmp_path / "bad.ipynb").write_text("{not json")
+    assert cli.main(["check", str(tmp_path / "bad.ipynb")]) == 2
+    assert "not a valid notebook" in capsys.readouterr().err
+
+
+# --- real kernels -----------------------------------------------------------------------------
+
+
+def write(nb, folder: Path, name: str) -> Path:
+    (folder / "points.csv").write_text((GOLDEN / "release" / "demo" / "points.csv").read_text())
+    path = folder / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+@pytest.mark.kernel
+def test_cli_filled_solution_all_passed(tmp_path, capsys):
+    assert cli.main(["check", str(write(filled(), tmp_path, "hw.ipynb"))]) == 0
+    out = capsys.readouterr().out
+    assert "2/2 visible tests pass. Ready to submit." in out
+
+
+@pytest.mark.kernel
+def test_cli_bare_release_not_attempted(tmp_path, capsys):
+    assert cli.main(["check", str(write(load(RELEASE), tmp_path, "hw.ipynb"))]) == 1
+    out = capsys.readouterr().out
+    assert "0/2 visible tests pass, 2 not attempted." in out
+    assert "TEAM is empty" in out
+
+
+@pytest.mark.kernel
+def test_cli_stripped_editor_notebook_reports_per_question(tmp_path, capsys):
+    nb = stripped(filled())
+    nb.cells[Q2_ANSWER].source = "def relu(x):\n    return x"  # wrong answer
+    assert cli.main(["check", str(write(nb, tmp_path, "hw.ipynb")), "--timeout", "60"]) == 1
+    out = capsys.readouterr().out
+    assert "q1_tests  passed" in out
+    assert "q2_tests  failed  9     relu([-1, 2]) should be [0, 2]" in out
