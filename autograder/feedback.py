@@ -1,0 +1,118 @@
+"""One HTML feedback page per submission: points and messages, never a hidden test or its values."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .notebook import Role, cells_of, read_notebook, split_hidden
+from .results import SubmissionResult
+
+# Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
+STUDENT_FLAGS = {
+    "late", "cells_changed", "answer_moved", "answer_duplicated", "metadata_stripped",
+    "no_team_cell", "team_from_folder_name", "unknown_student", "team_too_large", "gpu_not_used",
+    "gpu_checks_not_graded", "memory_limit", "output_truncated",
+}
+STATUS_TEXT = {
+    "graded": "graded", "error": "could not be graded completely", "timeout": "ran out of time",
+    "rejected": "could not be graded",
+}
+# What numpy/torch print after a failed comparison: the expected values of a hidden test.
+VALUE_LINE = re.compile(r"^\s*(x|y|ACTUAL|DESIRED|Max absolute|Max relative|First)\b.*:", re.I)
+MIN_HIDDEN_LINE = 8  # shorter hidden lines (`pass`, `X = 1`) say nothing worth hiding
+
+
+def hidden_test_lines(source_notebook: Path) -> set[str]:
+    """Every line of hidden test code in the instructor's notebook, whitespace-normalised."""
+    lines: set[str] = set()
+    for cell in cells_of(read_notebook(source_notebook)):
+        if cell.role is Role.TESTS:
+            _, hidden = split_hidden(cell.source)
+            lines |= {_norm(line) for line in hidden.splitlines()
+                      if len(_norm(line)) >= MIN_HIDDEN_LINE and not line.strip().startswith("#")}
+    return lines
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def safe_message(message: str, hidden: set[str]) -> str:
+    """A message as a student may see it: without lines of hidden tests or expected values."""
+    kept = []
+    for line in message.splitlines():
+        flat = _norm(line)
+        if VALUE_LINE.match(line) or any(h in flat for h in hidden):
+            kept.append("[detail withheld: hidden test]")
+            continue
+        kept.append(line)
+    text = "\n".join(dict.fromkeys(kept)) if kept else ""
+    return text[:800]
+
+
+def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "") -> str:
+    """The page for one submission; every text from the result is escaped."""
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(result.assignment)} — feedback</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em .5em;"
+        "text-align:left;vertical-align:top}.passed{color:#060}.failed,.not_attempted{color:#a00}"
+        ".check td:first-child{padding-left:2em}pre{white-space:pre-wrap;margin:0}</style>",
+        "</head><body>",
+        f"<h1>{e(result.assignment)}{' — ' + e(course_name) if course_name else ''}</h1>",
+        f"<p>Submission <b>{e(result.submission_id)}</b>"
+        f"{' — team ' + e(', '.join(result.team)) if result.team else ''}</p>",
+        f"<p>Status: <b>{e(STATUS_TEXT.get(result.status, result.status))}</b>",
+    ]
+    if result.reason:
+        out.append(f"<br>{e(safe_message(result.reason, hidden))}")
+    out.append(f"</p><p>Automatic points: <b>{result.points:g} / {result.max_points:g}</b>"
+               " (written answers are graded by hand and not included)</p>"
+               if result.questions else "</p>")
+    flags = [f for f in result.flags if f.code in STUDENT_FLAGS]
+    if flags:
+        out.append("<h2>Notes</h2><ul>")
+        out += [f"<li>{e(safe_message(f.message, hidden))}</li>" for f in flags]
+        out.append("</ul>")
+    if result.questions:
+        out.append("<h2>Questions</h2><table><tr><th>question / check</th><th>points</th>"
+                   "<th>status</th><th>message</th></tr>")
+        for q in result.questions:
+            points = "by hand" if q.manual else f"{q.points:g} / {q.max_points:g}"
+            out.append(f'<tr><td><b>{e(q.grade_id)}</b></td><td>{points}</td>'
+                       f'<td class="{e(q.status)}">{e(q.status.replace("_", " "))}</td>'
+                       f"<td><pre>{e(safe_message(q.message, hidden))}</pre></td></tr>")
+            for c in q.checks:
+                out.append(f'<tr class="check"><td>{e(c.name)}</td>'
+                           f"<td>{c.points:g} / {c.max_points:g}</td>"
+                           f'<td class="{e(c.status)}">{e(c.status.replace("_", " "))}</td>'
+                           f"<td><pre>{e(safe_message(c.message, hidden))}</pre></td></tr>")
+        out.append("</table>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def write_feedback(results: list[SubmissionResult], *, out: Path,
+                   source_notebook: Path | None = None, course_name: str = "") -> list[Path]:
+    """Write `out/<submission id>.html` for each result (atomically); returns the paths."""
+    hidden = hidden_test_lines(source_notebook) if source_notebook else set()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for result in results:
+        path = out / f"{result.submission_id}.html"
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=".html")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(render(result, hidden=hidden, course_name=course_name))
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        written.append(path)
+    return written
