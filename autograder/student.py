@@ -15,6 +15,7 @@ with it, test cells are found again even where an editor dropped the cells' meta
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -28,7 +29,16 @@ from typing import Any
 import nbformat
 
 from .errors import AutograderError, SubmissionError
-from .notebook import Role, cells_of, fingerprint, read_notebook, read_team, role_of, split_hidden
+from .notebook import (
+    Role,
+    cells_of,
+    fingerprint,
+    read_notebook,
+    read_team,
+    role_of,
+    split_hidden,
+    strip_magics,
+)
 from .results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, PASSED
 
 MISSING, NOT_RUN = "missing", "not_run"
@@ -66,6 +76,7 @@ class Manifest:
     team_size: int
     cells: tuple[Expected, ...]
     stored: bool  # False: rebuilt from the cells' own metadata (deletions cannot be seen)
+    guessed: bool = False  # no metadata at all: tests guessed from their assert statements
 
     @property
     def tests(self) -> list[Expected]:
@@ -98,7 +109,23 @@ def manifest_of(nb: nbformat.NotebookNode) -> Manifest:
             cells.append(Expected(cell.grade_id, cell.role.value, cell.cell_type,
                                   fingerprint(split_hidden(cell.source)[0]),
                                   meta.get("checksum"), cell.points))
-    return Manifest(None, DEFAULT_TEAM_SIZE, tuple(cells), stored=False)
+    if cells:
+        return Manifest(None, DEFAULT_TEAM_SIZE, tuple(cells), stored=False)
+    # Some editors (Colab) replace the notebook's metadata as well as the cells': still give
+    # per-question feedback, taking as tests the code cells that assert something.
+    guesses = tuple(
+        Expected(f"cell {cell.number}", Role.TESTS.value, "code", fingerprint(cell.source), None)
+        for cell in cells_of(nb) if cell.cell_type == "code" and _asserts(cell.source)
+    )
+    return Manifest(None, DEFAULT_TEAM_SIZE, guesses, stored=False, guessed=True)
+
+
+def _asserts(source: str) -> bool:
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.Assert) for node in tree.body)
 
 
 def _locate(nb: nbformat.NotebookNode, expected: Expected, taken: set[int]) -> tuple[int, bool]:
@@ -297,13 +324,18 @@ def summarise(nb: nbformat.NotebookNode, outcomes: Mapping[int, Outcome], *, not
                          "the released notebook", None, e.points) for e in missing]
     rows.sort(key=lambda r: order.get(r.grade_id, len(order)))
     team, problems, notes = team_problems(nb, manifest.team_size)
-    cell_problems, cell_notes = instructor_cell_problems(nb, manifest)
-    problems += cell_problems
-    notes += cell_notes
+    if manifest.guessed:
+        notes.append("this notebook lost its metadata (saved by Colab or another editor?): "
+                     "tests were taken to be the cells with assert statements; check against "
+                     "the released notebook (--release) to spot deleted or edited cells")
+    else:
+        cell_problems, cell_notes = instructor_cell_problems(nb, manifest)
+        problems += cell_problems
+        notes += cell_notes
     if not manifest.tests:
         problems.append("no test cells found: is this the homework notebook? If your editor "
                         "dropped its metadata, pass the released notebook with --release")
-    elif not manifest.stored:
+    elif not manifest.stored and not manifest.guessed:
         notes.append("this notebook has no release manifest: deleted cells cannot be seen")
     return CheckSummary(notebook, manifest.assignment, rows, team, problems, notes)
 

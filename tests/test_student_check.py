@@ -139,12 +139,22 @@ def test_cell_metadata_stripped_tests_found_by_fingerprint():
     assert summary.problems == [] and summary.team == ["21900001", "21900002"]
 
 
-def test_all_metadata_stripped_needs_the_release():
+def test_all_metadata_stripped_tests_guessed_or_taken_from_the_release():
     nb = stripped(filled(), notebook_metadata=True)
-    alone = summarise(nb, all_ran(nb), notebook="x")
-    assert alone.questions == [] and any("--release" in p for p in alone.problems)
-    summary = summarise(nb, all_ran(nb), notebook="x", manifest=manifest_of(load(RELEASE)))
-    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+    outcomes = all_ran(nb)
+    outcomes[Q2_TESTS] = Outcome(error=("AssertionError", "relu([-1, 2]) should be [0, 2]"))
+    guessed = summarise(nb, outcomes, notebook="x")
+    assert statuses(guessed) == {f"cell {Q1_TESTS + 1}": PASSED, f"cell {Q2_TESTS + 1}": FAILED}
+    assert any("--release" in n for n in guessed.notes) and guessed.problems == []
+    summary = summarise(nb, outcomes, notebook="x", manifest=manifest_of(load(RELEASE)))
+    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": FAILED}
+
+
+def test_no_tests_at_all_is_a_problem():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    summary = summarise(nb, {0: Outcome()}, notebook="x")
+    assert summary.questions == [] and any("no test cells" in p for p in summary.problems)
+    assert not summary.ok
 
 
 def test_moved_cells_keep_their_questions():
