@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,16 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from .errors import AuthoringError
-from .notebook import Cell, Role, bound_names, cells_of, normalise, read_team, split_hidden
+from .notebook import (
+    TEAM_NAME,
+    Cell,
+    Role,
+    bound_names,
+    cells_of,
+    normalise,
+    read_team,
+    split_hidden,
+)
 from .results import Flag
 
 MATCHED_BY_ID = "matched_by_id"
@@ -23,6 +33,9 @@ TEXT_STUB = "YOUR ANSWER HERE"
 # An instructor cell that was edited *and* lost its metadata is still recognised at this
 # similarity, so the edited copy is dropped instead of running as the students' own code.
 EDITED_SIMILARITY = 0.6
+# ...looked for among this many cells at most: a real notebook has a few between two anchors,
+# and comparing texts pairwise must not let a notebook of 10,000 cells stall the grader.
+EDITED_CANDIDATES = 50
 # The judge's own helpers: a student cell that binds one must not shadow it with a proxy.
 JUDGE_NAMES = frozenset({"check", "in_kernel", "reference", "kernel_used_gpu", "facts"})
 ANSWERS = (Role.ANSWER, Role.WRITTEN)
@@ -79,6 +92,12 @@ def _attempted(answer: Cell, code: str) -> bool:
     return bool(text) and text != _text(answer.cell_type, release_stub(answer))
 
 
+def _is_team(cell: Cell) -> bool:
+    # An editor may drop our metadata, and the release's team cell opens with a comment.
+    return cell.role is Role.TEAM or (
+        cell.cell_type == "code" and normalise(cell.source).startswith(f"{TEAM_NAME} ="))
+
+
 def _label(cell: Cell) -> str:
     name = f" '{cell.grade_id}'" if cell.grade_id else ""
     return f"{cell.role.value} cell{name} (cell {cell.number} of the source)"
@@ -99,6 +118,12 @@ class _Matching:
         self.copies: dict[int, list[int]] = {}  # source instructor cell -> its submission copies
         self.by_content: set[int] = set()  # source cells found without their grade_id
         self.flags: list[Flag] = []
+        self.bound: dict[int, set[str]] = {}  # submission cell -> the names it binds, parsed once
+
+    def binds(self, c: Cell) -> set[str]:
+        if c.index not in self.bound:
+            self.bound[c.index] = bound_names(c.source)
+        return self.bound[c.index]
 
     def flag(self, code: str, message: str) -> None:
         self.flags.append(Flag(code, message))
@@ -107,7 +132,7 @@ class _Matching:
         """Submission cells not yet matched, strictly between positions lo and hi."""
         hi = len(self.sub) if hi is None else hi
         return [c for c in self.sub[lo + 1:max(hi, lo + 1)] if c.index not in self.owner
-                and c.cell_type == cell_type and c.role is not Role.TEAM]
+                and c.cell_type == cell_type and not _is_team(c)]
 
     def window(self, s: int) -> tuple[int, int]:
         """Where a source cell belongs in the submission: between the copies of its neighbours."""
@@ -140,8 +165,8 @@ class _Matching:
     def by_grade_id(self) -> None:
         ids = {c.grade_id: c for c in self.src if c.grade_id and (c.is_instructor or c.role in ANSWERS)}
         hits: dict[int, list[Cell]] = {}
-        for c in self.sub:
-            if c.grade_id in ids:
+        for c in self.sub:  # a code cell turned into markdown no longer counts as the cell
+            if c.grade_id in ids and c.cell_type == ids[c.grade_id].cell_type:
                 hits.setdefault(ids[c.grade_id].index, []).append(c)
         for s, cells in hits.items():
             if self.src[s].role in ANSWERS:
@@ -154,7 +179,7 @@ class _Matching:
         """Unchanged instructor cells (and the source's own markdown) found by their text."""
         queues: dict[tuple[str, str], list[Cell]] = {}
         for c in self.sub:
-            if c.index not in self.owner and c.role is not Role.TEAM and (t := _text(c.cell_type, c.source)):
+            if c.index not in self.owner and not _is_team(c) and (t := _text(c.cell_type, c.source)):
                 queues.setdefault((c.cell_type, t), []).append(c)
         for s in self.src:
             # Source FREE code cells are the students' to edit; they run from the submission.
@@ -174,7 +199,7 @@ class _Matching:
                 if a.index in self.found or not names:
                     continue
                 lo, hi = (-1, len(self.sub)) if anywhere else self.window(a.index)
-                hits = [c for c in self.free("code", lo, hi) if names & bound_names(c.source)]
+                hits = [c for c in self.free("code", lo, hi) if names & self.binds(c)]
                 if hits:
                     self.take_answer(a, hits, MATCHED_BY_NAMES if anywhere else MATCHED_BY_ANCHOR)
 
@@ -186,7 +211,8 @@ class _Matching:
                 def similarity(c: Cell, want: str = want) -> float:
                     return difflib.SequenceMatcher(None, want, _text("code", c.source)).ratio()
 
-                best = max(self.free("code", *self.window(s.index)), key=similarity, default=None)
+                cells = self.free("code", *self.window(s.index))[:EDITED_CANDIDATES]
+                best = max(cells, key=similarity, default=None)
                 if best is not None and similarity(best) >= EDITED_SIMILARITY:
                     self.take_copy(s, best, by_content=True)
 
@@ -203,7 +229,7 @@ class _Matching:
 
     def team(self) -> list[str] | None:
         home = next((s for s in self.src if s.role is Role.TEAM), None)
-        cells = [c for c in self.sub if c.role is Role.TEAM and c.index not in self.owner]
+        cells = [c for c in self.sub if _is_team(c) and c.index not in self.owner]
         if not cells:
             self.flag("no_team_cell", "no team cell (TEAM = [...]) in the submission")
             return None
@@ -266,6 +292,23 @@ class _Matching:
         return out
 
 
+def _readable(nb: NotebookNode) -> NotebookNode:
+    """What matching reads of the submission, with metadata that is not nbgrader's shape dropped
+    (as an editor would drop it); outputs are left out, they can be large."""
+    cells = []
+    for cell in nb.get("cells", []):
+        if not (isinstance(cell, dict) and isinstance(cell.get("source", ""), str)):
+            continue
+        meta = cell.get("metadata")
+        meta = {k: copy.deepcopy(v) for k, v in meta.items()
+                if isinstance(v, dict)} if isinstance(meta, dict) else {}
+        if not isinstance(meta.get("nbgrader", {}).get("grade_id", ""), str):
+            del meta["nbgrader"]["grade_id"]
+        cells.append(NotebookNode(cell_type=cell.get("cell_type"), source=cell.get("source", ""),
+                                  metadata=NotebookNode(meta)))
+    return NotebookNode(cells=cells)
+
+
 def _check_source(src: list[Cell], path: Path | str | None) -> None:
     seen: dict[str, Cell] = {}
     for c in src:
@@ -282,11 +325,12 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
             submission_path: Path | str | None = None) -> Rebuilt:
     """The notebook that runs: the source's instructor cells with the pair's answers in place.
 
-    Never raises for a bad submission (missing, moved or duplicated cells become flags and
-    "not attempted" answers); raises AuthoringError for a source that cannot be matched against.
-    `submission_path` is accepted for symmetry with the other stages; nothing here names it.
+    Never raises for a bad submission: missing, moved or duplicated cells become flags and
+    "not attempted" answers, unreadable metadata is dropped. Raises AuthoringError for a source
+    that cannot be matched against. `submission_path` is accepted for symmetry with the other
+    stages; nothing here names it.
     """
-    src, sub = cells_of(source), cells_of(submission)
+    src, sub = cells_of(source), cells_of(_readable(submission))
     _check_source(src, source_path)
     m = _Matching(src, sub)
     m.by_grade_id()
@@ -308,7 +352,7 @@ def answer_names(rebuilt: Rebuilt, source: NotebookNode) -> set[str]:
     student cell rebinds them, and so do the judge's helpers.
     """
     src = cells_of(source)
-    taken = _instructor_names(src) | JUDGE_NAMES
+    taken = _instructor_names(src) | JUDGE_NAMES | {TEAM_NAME}
     names = set().union(*(bound_names(c.source) for c in src
                           if c.role in ANSWERS and c.cell_type == "code"))
     for c in rebuilt.cells:

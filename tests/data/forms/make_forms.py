@@ -15,13 +15,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from autograder.notebook import Role, read_notebook, role_of, write_notebook
+from autograder.config import Assignment
+from autograder.notebook import Role, cells_of, read_notebook, role_of, write_notebook
+from autograder.release import apply_steps, release_steps
 
 HERE = Path(__file__).parent
 TEAM = ["21900101", "21900102"]
@@ -29,20 +32,24 @@ ANSWERS = (Role.ANSWER, Role.WRITTEN)
 
 
 def release(source):
-    nb, _ = ClearSolutions().preprocess(copy.deepcopy(source), {})
-    nb, _ = ClearHiddenTests().preprocess(nb, {})
-    return nb
+    """The students' notebook, made by the course's own release steps."""
+    assignment = Assignment(name="forms", notebook=Path("forms.ipynb"),
+                            due=datetime(2026, 1, 1, tzinfo=UTC), team_size=len(TEAM))
+    return apply_steps(source, release_steps(assignment))
 
 
 def filled(source):
     """The release with every answer solved as the source solves it and the team filled in."""
+    solutions = {c.grade_id: "\n".join(line for line in c.source.split("\n")
+                                       if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+                 for c in cells_of(source) if c.role in ANSWERS}
     nb = release(source)
-    for cell, src in zip(nb.cells, source.cells, strict=True):
-        if role_of(src) in ANSWERS:
-            cell.source = "\n".join(line for line in src.source.split("\n")
-                                    if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
-        elif role_of(src) is Role.TEAM:
-            cell.source = f"TEAM = {json.dumps(TEAM)}"
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+        elif role_of(cell) is Role.TEAM:
+            cell.source = re.sub(r"^TEAM\s*=.*$", f"TEAM = {json.dumps(TEAM)}", cell.source, flags=re.M)
     return nb
 
 
