@@ -47,7 +47,7 @@ def _nbgrader(name: str) -> Step:
         preprocessor = getattr(preprocessors, name)()
         try:
             nb, _ = preprocessor.preprocess(nb, {})
-        except RuntimeError as exc:  # validate_source should have caught it first
+        except (RuntimeError, ValueError) as exc:  # validate_source catches most first
             raise AuthoringError(f"nbgrader {name}: {exc}") from None
         return nb
 
