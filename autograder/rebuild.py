@@ -204,14 +204,17 @@ class _Matching:
                     self.take_answer(a, hits, MATCHED_BY_NAMES if anywhere else MATCHED_BY_ANCHOR)
 
     def edited_instructor_cells(self) -> None:
+        """Instructor cells edited without their metadata, found by likeness near their place."""
         for s in self.src:
             if s.is_instructor and s.cell_type == "code" and s.index not in self.copies:
-                want = _text("code", _visible(s))
+                want, may_bind = _text("code", _visible(s)), bound_names(s.source)
 
                 def similarity(c: Cell, want: str = want) -> float:
                     return difflib.SequenceMatcher(None, want, _text("code", c.source)).ratio()
 
-                cells = self.free("code", *self.window(s.index))[:EDITED_CANDIDATES]
+                # A cell that defines more than the instructor's is the pair's own: it must run.
+                cells = [c for c in self.free("code", *self.window(s.index))[:EDITED_CANDIDATES]
+                         if self.binds(c) <= may_bind]
                 best = max(cells, key=similarity, default=None)
                 if best is not None and similarity(best) >= EDITED_SIMILARITY:
                     self.take_copy(s, best, by_content=True)
@@ -223,7 +226,7 @@ class _Matching:
                 where = self.window(a.index)
                 rivals = [b for b in self.src if b.role in ANSWERS and b.index not in self.found
                           and b.cell_type == a.cell_type and self.window(b.index) == where]
-                cells = self.free(a.cell_type, *where)
+                cells = [c for c in self.free(a.cell_type, *where) if _text(c.cell_type, c.source)]
                 if len(rivals) == 1 and len(cells) == 1:
                     self.take_answer(a, cells, MATCHED_BY_ANCHOR)
 

@@ -205,3 +205,28 @@ def test_unreadable_metadata_is_dropped_not_a_crash(source):
     assert rebuilt.matches["q1_square"] == MATCHED_BY_ANCHOR
     assert flags(rebuilt) == ["metadata_stripped"]
     assert rebuilt.team == ["21900101", "21900102"]
+
+
+def stripped(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
+
+
+def test_tests_cell_with_only_hidden_tests_is_found_empty_in_a_stripped_notebook(source):
+    source = copy.deepcopy(source)
+    source.cells[8].source = "### BEGIN HIDDEN TESTS\nassert scale(1) == 2.0\n### END HIDDEN TESTS"
+    sub = stripped(submission("colab_untouched"))
+    sub.cells[8].source = ""  # what the release makes of it
+    sub.cells.insert(9, new_code_cell(""))  # and an empty cell of the pair's own
+    rebuilt = rebuild(source, sub)
+    assert flags(rebuilt) == ["metadata_stripped", "no_team_cell"]
+    assert rebuilt.matches["q2_scale"] == MATCHED_BY_ANCHOR
+
+
+def test_a_helper_near_a_deleted_test_cell_still_runs(source):
+    sub = submission("test_cell_deleted")  # q1_tests was cell 6
+    sub.cells.insert(5, new_code_cell('def check_square():\n    assert square(3) == 9, "square"'))
+    rebuilt = rebuild(source, stripped(sub))
+    assert any(c.role is Role.FREE and "check_square" in c.code for c in rebuilt.cells)
+    assert "deleted" in next(f.message for f in rebuilt.flags if f.code == "cells_changed")
