@@ -6,7 +6,7 @@ import ast
 import hashlib
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import nbformat
@@ -20,7 +20,7 @@ END_HIDDEN = "### END HIDDEN TESTS"
 TEAM_NAME = "TEAM"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a cell is, from nbgrader's flags (solution, grade, locked) and our team marker."""
 
     ANSWER = "answer"  # solution=True, grade=False: student code, graded by a later test cell

@@ -1,0 +1,379 @@
+"""Grade one submission: rebuild it from the source, run it in a sandboxed kernel, judge its tests.
+
+`grade_submission` never raises for a bad submission: a broken notebook is a result that says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import types
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__, gpu, judge, sandbox
+from .config import Course, Limits
+from .errors import AutograderError, SubmissionError
+from .kernel import DIED, ERROR, OK, TIMEOUT, Kernel
+from .notebook import (
+    BEGIN_SOLUTION,
+    END_SOLUTION,
+    Role,
+    bound_names,
+    cells_of,
+    read_notebook,
+    strip_magics,
+)
+from .rebuild import Rebuilt, answer_names, rebuild
+from .results import (
+    CELL_TIMEOUT,
+    GRADED,
+    KERNEL_DIED,
+    MANUAL,
+    NOT_ATTEMPTED,
+    NOT_GRADED,
+    REJECTED,
+    QuestionResult,
+    SubmissionResult,
+)
+from .results import (
+    ERROR as STATUS_ERROR,
+)
+from .results import (
+    TIMEOUT as STATUS_TIMEOUT,
+)
+
+AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
+BOOT = (
+    "def __autograder_boot(src):\n"
+    "    import sys, types\n"
+    "    m = types.ModuleType('_autograder_agent')\n"
+    "    exec(compile(src, '<autograder agent>', 'exec'), m.__dict__)\n"
+    "    sys.modules[m.__name__] = m\n"
+    f"__autograder_boot({AGENT_SOURCE!r})\n"
+    "del __autograder_boot\n"
+)
+# Names the judge owns in every test cell: a student's cell can never replace them.
+HELPERS = ("check", "in_kernel", "reference", "kernel_used_gpu", "facts")
+MAX_RESTARTS = 2
+
+
+def grader_version() -> str:
+    return __version__
+
+
+@dataclass
+class _Answer:
+    """What happened to the student code run since the last test cell."""
+
+    status: str = OK
+    message: str = ""
+
+
+@lru_cache(maxsize=8)
+def _source(path: Path, mtime: float):
+    return read_notebook(path)
+
+
+def source_notebook(path: Path):
+    return _source(path, path.stat().st_mtime)
+
+
+def _solution_code(code: str) -> str:
+    return "\n".join(line for line in code.splitlines()
+                     if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+
+
+def _setup_cells(source) -> list[tuple[int, str, bool]]:
+    """(index, code, runs-in-judge) for every locked code cell of the source.
+
+    Setup cells (before the first answer) also run in the judge, so tests see the same imports
+    and data; later locked cells (demos, training runs) run in the kernel only, unless the cell's
+    metadata says `autograder.judge`.
+    """
+    out, seen_answer = [], False
+    for cell, raw in zip(cells_of(source), source.cells, strict=True):
+        if cell.role in (Role.ANSWER, Role.WRITTEN):
+            seen_answer = True
+        if cell.role == Role.LOCKED and cell.cell_type == "code":
+            flag = raw.get("metadata", {}).get("autograder", {}).get("judge")
+            out.append((cell.index, cell.source, (not seen_answer) if flag is None else bool(flag)))
+    return out
+
+
+def build_reference(source, filename: str) -> types.SimpleNamespace:
+    """The instructor's answers executed in the judge: `reference.f(...)` in hidden tests."""
+    namespace: dict = {"__name__": "__reference__"}
+    for cell in cells_of(source):
+        if cell.cell_type != "code":
+            continue
+        if cell.role == Role.ANSWER or (cell.role == Role.LOCKED and cell.index in
+                                        {i for i, _, j in _setup_cells(source) if j}):
+            code = strip_magics(_solution_code(cell.source))
+            exec(judge.compile_cell(code, f"<reference {filename} cell {cell.number}>"),  # noqa: S102
+                 namespace)
+    return types.SimpleNamespace(**{k: v for k, v in namespace.items()
+                                    if not k.startswith("__")})
+
+
+@lru_cache(maxsize=4)
+def _reference(path: Path, mtime: float) -> types.SimpleNamespace:
+    return build_reference(_source(path, mtime), path.name)
+
+
+def content_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def grade_submission(notebook: Path, *, course: Course, assignment: str,
+                     submission_id: str | None = None, submitted_at: datetime | None = None,
+                     require_sandbox: bool = True, gpu_index: int | None = None,
+                     limits: Limits | None = None) -> SubmissionResult:
+    """Grade one notebook. Bad input becomes a result (rejected/error/timeout), never an exception.
+
+    Raises only for the grader's own setup problems (no sandbox where one is required, a broken
+    course file), which no submission can fix.
+    """
+    notebook = Path(notebook)
+    spec = course.assignment(assignment)
+    limits = limits or course.limits
+    level = sandbox.sandbox_level(require_sandbox)
+    plan = gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
+    result = SubmissionResult(
+        assignment=assignment, submission_id=submission_id or notebook.stem, status=GRADED,
+        submitted_at=submitted_at.isoformat() if submitted_at else None,
+        max_points=spec.points, sandbox=level, grader_version=grader_version(),
+        graded_at=datetime.now(UTC).isoformat(timespec="seconds"), source=str(notebook),
+        device="cuda" if plan.use_gpu else "cpu",
+    )
+    if level != sandbox.BWRAP:
+        result.flag("sandbox_reduced", "graded WITHOUT a sandbox: the kernel was not isolated")
+    started = time.monotonic()
+    try:
+        result.content_hash = content_hash(notebook)
+        submission = read_notebook(notebook)
+    except (OSError, SubmissionError) as exc:
+        result.status, result.reason = REJECTED, str(exc)
+        return result
+    try:
+        source = source_notebook(spec.notebook)
+        rebuilt = rebuild(source, submission, source_path=spec.notebook, submission_path=notebook)
+    except AutograderError as exc:
+        result.status, result.reason = REJECTED, str(exc)
+        return result
+    result.team = list(rebuilt.team or [])
+    for flag in rebuilt.flags:
+        result.flag(flag.code, flag.message)
+    devices = []
+    if plan.use_gpu:
+        devices = [str(p) for p in gpu.gpu_device_nodes(gpu_index)]
+    session = _Session(result=result, rebuilt=rebuilt, source=source, spec=spec, limits=limits,
+                       level=level, devices=devices, plan=plan, started=started)
+    try:
+        session.run()
+    except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
+        result.status = STATUS_ERROR
+        result.reason = f"grading failed: {type(exc).__name__}: {exc}"[:2000]
+    result.runtime_s = round(time.monotonic() - started, 3)
+    result.points = round(sum(q.points for q in result.questions if not q.manual), 4)
+    return result
+
+
+class _Session:
+    """One submission's run: the kernel, the judge's namespace, the questions as they come."""
+
+    def __init__(self, *, result, rebuilt: Rebuilt, source, spec, limits: Limits, level: str,
+                 devices: list[str], plan, started: float):
+        self.result, self.rebuilt, self.source, self.spec = result, rebuilt, source, spec
+        self.limits, self.level, self.devices, self.plan = limits, level, devices, plan
+        self.started = started
+        self.deadline = started + limits.notebook_timeout
+        self.kernel: Kernel | None = None
+        self.replay: list[str] = []  # student and instructor code that ran fine, for a restart
+        self.gpu_seen = False
+
+    # the kernel --------------------------------------------------------------------------
+    def _start_kernel(self) -> Kernel:
+        kernel = Kernel(limits=self.limits, level=self.level, gpu_devices=self.devices,
+                        threads=1, prelude=BOOT)
+        kernel.start()
+        return kernel
+
+    def _restart(self) -> bool:
+        """A fresh kernel with everything that ran fine so far, so later questions are graded."""
+        self._note_gpu()
+        self.kernel.close()
+        if self.kernel.starts > MAX_RESTARTS:
+            return False
+        try:
+            self.kernel.start()
+        except RuntimeError:
+            return False
+        for code in self.replay:
+            run = self.kernel.execute(code, timeout=self._cell_budget())
+            if run.status in (DIED, TIMEOUT):
+                self.kernel.close()
+                return False
+        return True
+
+    def _cell_budget(self) -> float:
+        return max(0.0, min(self.limits.cell_timeout, self.deadline - time.monotonic()))
+
+    def _note_gpu(self) -> None:
+        if self.plan.use_gpu and self.kernel is not None and self.kernel.alive():
+            if gpu.process_gpu_memory(self.kernel.pids()):
+                self.gpu_seen = True
+
+    def kernel_used_gpu(self) -> bool:
+        if not self.plan.use_gpu:
+            raise judge.NoGPU("no GPU on this machine")
+        self._note_gpu()
+        return self.gpu_seen
+
+    # the walk ------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.kernel = self._start_kernel()
+        try:
+            self._walk()
+        finally:
+            self._note_gpu()
+            self.kernel.close()
+            self.result.peak_memory_mb = _max(self.result.peak_memory_mb,
+                                              self.kernel.peak_memory_mb)
+            if self.kernel.oom_killed:
+                self.result.flag("memory_limit", f"the kernel hit its memory limit "
+                                 f"({self.limits.memory_mb} MB) and was killed")
+            self.result.gpu_used = self.gpu_seen if self.plan.use_gpu else None
+            if self.plan.use_gpu and not self.gpu_seen:
+                self.result.flag("gpu_not_used", "the kernel never used the GPU")
+
+    def _walk(self) -> None:
+        setup = {i: in_judge for i, _, in_judge in _setup_cells(self.source)}
+        cellrun = judge.CellRun()
+        namespace: dict = {"__name__": "__judge__", "__cellrun__": cellrun}
+        student_bound: set[str] = set()
+        source_names = set()
+        for cell in cells_of(self.source):
+            if cell.role == Role.ANSWER and cell.cell_type == "code":
+                source_names |= bound_names(_solution_code(cell.source))
+        every_answer_name = answer_names(self.rebuilt, self.source)
+        link = judge.KernelLink(self.kernel, deadline=lambda: self._test_deadline)
+        self._test_deadline = self.deadline
+        session = self
+
+        def in_kernel(fn, *args, **kwargs):
+            return link.run(fn, args, kwargs)
+
+        def facts():
+            return {"runtime_s": time.monotonic() - session.started,
+                    "peak_memory_mb": session.kernel.current_peak_memory_mb()}
+
+        reference_path = self.spec.notebook
+        namespace.update(in_kernel=in_kernel, kernel_used_gpu=self.kernel_used_gpu, facts=facts)
+        pending = _Answer()
+        truncated = False
+        for cell in self.rebuilt.cells:
+            if cell.cell_type != "code":
+                if cell.role == Role.WRITTEN:
+                    self.result.questions.append(QuestionResult(
+                        grade_id=cell.grade_id or f"cell-{cell.source_index}", points=0.0,
+                        max_points=cell.points, status=MANUAL, manual=True,
+                        message="graded by hand"))
+                continue
+            if cell.role == Role.TESTS:
+                self._test_deadline = min(self.deadline, time.monotonic() + self.limits.cell_timeout)
+                question = self._judge(cell, namespace, link, pending, student_bound,
+                                       source_names, every_answer_name, reference_path)
+                self.result.questions.append(question)
+                pending = _Answer()
+                continue
+            # Code that runs in the kernel: instructor setup/demos, the students' answers.
+            if self.kernel.box is None and not self._restart():
+                pending = _Answer(KERNEL_DIED, "the kernel could not be restarted")
+                continue
+            budget = self._cell_budget()
+            if budget <= 0:
+                pending = _Answer(CELL_TIMEOUT, "the notebook ran past its time limit")
+                self.result.status = STATUS_TIMEOUT
+                continue
+            run = self.kernel.execute(cell.code, timeout=budget)
+            truncated = truncated or run.truncated
+            where = f"cell {cell.submission_index + 1}" if cell.submission_index is not None \
+                else f"cell {cell.source_index + 1} of the assignment"
+            if run.status == OK:
+                self.replay.append(cell.code)
+            elif run.status == ERROR and pending.status == OK:
+                pending = _Answer(ERROR, f"{where} raised {run.ename}: {run.evalue}"[:500])
+            elif run.status == TIMEOUT:
+                pending = _Answer(CELL_TIMEOUT, f"{where} ran past its "
+                                  f"{self.limits.cell_timeout:g} s limit")
+                if time.monotonic() >= self.deadline:
+                    self.result.status = STATUS_TIMEOUT
+            elif run.status == DIED:
+                pending = _Answer(KERNEL_DIED, f"the kernel died in {where}"
+                                  + (" (memory limit)" if self.kernel.oom_killed else ""))
+            if cell.role == Role.LOCKED and setup.get(cell.source_index):
+                code = strip_magics(cell.code)
+                exec(judge.compile_cell(code, f"<setup cell {cell.source_index + 1}>"),  # noqa: S102
+                     namespace)
+            if self.kernel.box is None:
+                self._restart()
+        if truncated:
+            self.result.flag("output_truncated",
+                             f"output beyond {self.limits.output_kb} kB per cell was dropped")
+
+    def _judge(self, cell, namespace: dict, link: judge.KernelLink, pending: _Answer,
+               student_bound: set[str], source_names: set[str], every_answer_name: set[str],
+               reference_path: Path) -> QuestionResult:
+        grade_id = cell.grade_id or f"cell-{cell.source_index}"
+        cellrun = judge.CellRun()
+        namespace["__cellrun__"] = cellrun
+        namespace["check"] = judge.Checks(cellrun, gpu=self.plan.use_gpu)
+        namespace["reference"] = _LazyReference(reference_path)
+        if self.kernel.box is None and not self._restart():
+            return QuestionResult(grade_id, 0.0, cell.points, KERNEL_DIED,
+                                  "the kernel died earlier and could not be restarted")
+        link.kernel = self.kernel
+        owned = set(namespace) - student_bound
+        names = (source_names | (every_answer_name - owned)) - set(HELPERS)
+        try:
+            judge.bind_student_names(namespace, link, names)
+        except (judge.KernelTimeout, judge.KernelGone, judge.StudentError) as exc:
+            cellrun.error, cellrun.message = exc, judge.describe_error(exc)
+        else:
+            student_bound.clear()
+            student_bound.update(n for n in names if n in namespace)
+            judge.run_in_judge(cell.code, f"<tests {grade_id}>", namespace)
+        question = judge.score_cell(grade_id=grade_id, points=cell.points, run=cellrun)
+        # What happened in the student's cells explains a failure better than a NameError.
+        if pending.status != OK and question.status not in ("passed",):
+            if pending.status in (CELL_TIMEOUT, KERNEL_DIED) and question.points == 0:
+                question.status = pending.status
+            question.message = pending.message + (f"; {question.message}"
+                                                  if question.message else "")
+        if question.status == NOT_ATTEMPTED:
+            question.message = question.message or "not attempted"
+        if any(c.status == NOT_GRADED for c in question.checks):
+            self.result.flag("gpu_checks_not_graded",
+                             "checks that need a GPU were not graded (no GPU here)")
+        if self.kernel.box is None:
+            self._restart()
+        return question
+
+
+class _LazyReference:
+    """`reference` built on first use: most test cells never touch it."""
+
+    def __init__(self, path: Path):
+        self._path = path
+
+    def __getattr__(self, name: str):
+        ns = _reference(self._path, self._path.stat().st_mtime)
+        return getattr(ns, name)
+
+
+def _max(a, b):
+    values = [v for v in (a, b) if v is not None]
+    return max(values) if values else None

@@ -1,0 +1,186 @@
+"""Builds the engine's test notebooks: a tiny assignment, its solution, and the hostile corpus.
+
+Run `python tests/data/engine/make.py` after changing it; the notebooks are committed so a reader
+can open each attack in Jupyter. Every hostile notebook leaves the answers unanswered (or wrong)
+and attacks the grader instead: each must score exactly what an unanswered notebook scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parents[2]))
+from autograder.notebook import write_notebook  # noqa: E402
+
+
+def nbg(grade_id, *, solution=False, grade=False, locked=False, points=0):
+    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
+            "schema_version": 3}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+SQUARE = '''def square(x):
+    ### BEGIN SOLUTION
+    return np.asarray(x, dtype=float) ** 2
+    ### END SOLUTION'''
+MEAN = '''def mean_of(values):
+    ### BEGIN SOLUTION
+    return float(np.mean(values))
+    ### END SOLUTION'''
+TEST_SQUARE = '''assert np.allclose(square(np.array([1.0, 2.0])), [1.0, 4.0]), "square([1, 2]) should be [1, 4]"
+### BEGIN HIDDEN TESTS
+x = np.random.default_rng(7).normal(size=20)
+with check("random inputs match the reference", points=1):
+    np.testing.assert_allclose(square(x), reference.square(x), err_msg="HIDDEN-EXPECTED-SQUARE")
+### END HIDDEN TESTS'''
+TEST_MEAN = '''assert mean_of([1, 2, 3]) == 2.0, "mean_of([1, 2, 3]) should be 2.0"
+### BEGIN HIDDEN TESTS
+values = SECRET_SCALE * np.random.default_rng(11).normal(size=100)
+with check("hidden values", points=1):
+    got = mean_of(values)
+    assert isinstance(got, float), f"mean_of should return a float, got {type(got).__name__}"
+    assert abs(got - reference.mean_of(values)) < 1e-9, "HIDDEN-EXPECTED-MEAN"
+### END HIDDEN TESTS'''
+
+
+def source() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        new_code_cell('TEAM = ["<student id>", "<student id>"]', metadata={"autograder": {"team": True}}),
+        new_markdown_cell("# A tiny assignment\nTwo functions and a written answer.",
+                          metadata=nbg("intro", locked=True)),
+        new_code_cell("import numpy as np\nSECRET_SCALE = 3.0", metadata=nbg("setup", locked=True)),
+        new_code_cell(SQUARE, metadata=nbg("square", solution=True)),
+        new_code_cell(TEST_SQUARE, metadata=nbg("test_square", grade=True, locked=True, points=2)),
+        new_code_cell(MEAN, metadata=nbg("mean", solution=True)),
+        new_code_cell(TEST_MEAN, metadata=nbg("test_mean", grade=True, locked=True, points=2)),
+        new_markdown_cell("Why does the mean of normal values approach 0?",
+                          metadata=nbg("why_header", locked=True)),
+        new_markdown_cell("=== BEGIN MARK SCHEME ===\nlaw of large numbers\n=== END MARK SCHEME ===\n"
+                          "### BEGIN SOLUTION\nLaw of large numbers.\n### END SOLUTION",
+                          metadata=nbg("why", solution=True, grade=True, points=1)),
+    ]
+    return nb
+
+
+def strip_hidden(code: str) -> str:
+    out, inside = [], False
+    for line in code.splitlines():
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            inside = True
+        elif line.strip() == "### END HIDDEN TESTS":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def submission(answers: dict[str, str] | None = None, extra: list[str] = (), team=("21900101", "21900102"),
+               solved: bool = True) -> nbformat.NotebookNode:
+    """The student's view (no hidden tests) with answers filled, replaced or left as the stub."""
+    nb = copy.deepcopy(source())
+    answers = answers or {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if cell.metadata.get("autograder", {}).get("team"):
+            cell.source = f"TEAM = {list(team)!r}"
+        elif meta.get("grade") and not meta.get("solution"):
+            cell.source = strip_hidden(cell.source)
+        elif meta.get("solution") and cell.cell_type == "code":
+            if gid in answers:
+                cell.source = answers[gid]
+            elif solved:
+                cell.source = "\n".join(ln for ln in cell.source.splitlines() if "###" not in ln)
+            else:
+                head = cell.source.splitlines()[0]
+                cell.source = f"{head}\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    for i, code in enumerate(extra):
+        nb.cells.insert(3 + i, new_code_cell(code))
+    return nb
+
+
+STUB = {"square": "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+        "mean": "def mean_of(values):\n    # YOUR CODE HERE\n    raise NotImplementedError()"}
+
+# Each attack: answers (grade_id → code) and extra free cells; stubs wherever not given.
+HOSTILE = {
+    "set_custom_exc": {"extra": ["get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"],
+                       "answers": {"square": "def square(x):\n    return x"}},
+    "showtraceback_override": {"extra": ["ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None"],
+                               "answers": {"square": "def square(x):\n    raise ValueError('hidden')"}},
+    "input_transformer": {"extra": ["get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"]},
+    "ast_transformer": {"extra": ["import ast\nclass Nop(ast.NodeTransformer):\n    def visit_Module(self, node):\n        return ast.Module(body=[ast.Pass()], type_ignores=[])\nget_ipython().ast_transformers.append(Nop())"]},
+    "patched_numpy_helpers": {"extra": ["import numpy as np, numpy.testing\nnp.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\nnp.isclose = lambda *a, **k: True\nimport builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.abs = lambda x: 0"],
+                              "answers": {"square": "def square(x):\n    return x", "mean": "def mean_of(values):\n    return 0"}},
+    "patched_torch_testing": {"extra": ["import torch\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True"],
+                              "answers": {"square": "import torch\ndef square(x):\n    return torch.zeros(3)"}},
+    "always_equal_answer": {"answers": {
+        "square": "class Anything:\n    def __eq__(self, other): return True\n    __ne__ = lambda s, o: False\n    def __array__(self, *a, **k):\n        import numpy\n        return numpy.ones(2)\n    __float__ = lambda s: 2.0\n    __bool__ = lambda s: True\n\ndef square(x):\n    return Anything()",
+        "mean": "class F(float):\n    def __eq__(self, o): return True\n    def __sub__(self, o): return 0.0\n\ndef mean_of(values):\n    return F(0.0)"}},
+    "read_files_outside": {"answers": {"square": """import glob, json, os
+FOUND = [p for pat in ('../**/source/**/*.ipynb', '/work/**/*.ipynb', '/home/**/*.ipynb', '/tmp/**/*.ipynb', '/srv/**/*.ipynb', '/root/*/*.ipynb', '/work/**/course.toml') for p in glob.glob(pat, recursive=True)]
+def _load():
+    ns = {}
+    for path in FOUND:
+        try:
+            nb = json.load(open(path))
+        except Exception:
+            continue
+        for cell in nb.get('cells', []):
+            src = ''.join(cell.get('source', ''))
+            if cell.get('cell_type') == 'code' and 'def ' in src:
+                try:
+                    exec(src, globals())
+                except Exception:
+                    pass
+_load()
+if 'square' not in globals():
+    def square(x):
+        raise NotImplementedError(f'found {len(FOUND)} files')"""}},
+    "print_environment": {"extra": ["import os\nprint(dict(os.environ))\nENV = dict(os.environ)"],
+                          "answers": {"square": "import os\ndef square(x):\n    raise ValueError(str(dict(os.environ)) + open('/proc/1/environ').read())",
+                                      "mean": "import os\ndef mean_of(values):\n    return str(dict(os.environ))"}},
+    "socket_to_loopback": {"answers": {"square": """import socket
+def square(x):
+    s = socket.create_connection(('127.0.0.1', 47321), timeout=2)
+    s.sendall(b'stolen')
+    import numpy as np
+    return np.asarray(x, dtype=float) ** 2"""}},
+    "fork_bomb": {"extra": ["import os\nfor _ in range(100000):\n    try:\n        os.fork()\n    except OSError:\n        break"]},
+    "memory_bomb": {"extra": ["hog = []\nwhile True:\n    hog.append(bytearray(100 * 2**20))"]},
+    "infinite_loop": {"extra": ["while True:\n    pass"]},
+    "sleeping": {"extra": ["import time\ntime.sleep(10**6)"]},
+    "ignoring_signals": {"extra": ["import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass"]},
+    "output_flood": {"extra": ["while True:\n    print('x' * 100000)"]},
+    "disk_fill": {"extra": ["import os\nwith open(os.path.expanduser('~/fill'), 'wb') as f:\n    while True:\n        f.write(b'0' * 2**20)"]},
+    "kill_parent": {"extra": ["import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except Exception as e:\n        print(e)\ntry:\n    os.killpg(0, signal.SIGKILL)\nexcept Exception as e:\n    print(e)"]},
+    "os_exit": {"answers": {"square": "import os\nos._exit(0)"}},
+    "fake_scores": {"extra": ["from IPython.display import display\nprint('{\"points\": 5, \"status\": \"graded\"} ALL TESTS PASSED')\nfor n in range(20):\n    display({'application/vnd.autograder.result+json': {'nonce': 'x', 'value': {'t': 'float', 'v': '1.0'}}}, raw=True)"],
+                    "answers": {"square": "from IPython.display import display\nimport numpy as np\ndef square(x):\n    display({'application/vnd.autograder.result+json': {'nonce': 'guess', 'value': {'t': 'ndarray', 'dtype': '|O', 'shape': [1], 'b64': ''}}}, raw=True)\n    return np.zeros(len(x))"}},
+    "agent_tamper": {"extra": ["import sys\nagent = sys.modules['_autograder_agent'].agent\nagent.encode = lambda value, depth=0: {'t': 'float', 'v': '4.0'}"]},
+    "pickle_payload": {"answers": {"square": "import pickle, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/autograder-pwned',))\ndef square(x):\n    return pickle.dumps(Evil())"}},
+}
+
+
+def main() -> None:
+    write_notebook(source(), HERE / "source" / "tiny" / "tiny.ipynb")
+    write_notebook(submission(), HERE / "submissions" / "solution.ipynb")
+    write_notebook(submission(solved=False), HERE / "submissions" / "unanswered.ipynb")
+    hostile = HERE / "hostile"
+    for name, attack in HOSTILE.items():
+        answers = {**STUB, **attack.get("answers", {})}
+        write_notebook(submission(answers, attack.get("extra", [])), hostile / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

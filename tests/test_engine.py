@@ -1,0 +1,149 @@
+"""The engine end to end: a tiny assignment graded in a real sandboxed kernel, and the hostile corpus.
+
+Every hostile notebook leaves the answers unanswered or wrong and attacks the grader instead; each
+must score exactly what the unanswered notebook scores, and the grader must live on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.config import load_course
+from autograder.engine import grade_submission
+from autograder.errors import SandboxUnavailable
+from autograder.results import GRADED, MANUAL, NOT_ATTEMPTED, PASSED, REJECTED
+
+DATA = Path(__file__).parent / "data" / "engine"
+HOSTILE = sorted((DATA / "hostile").glob("*.ipynb"))
+SECRET = "planted-grader-secret-7f3a9c"
+needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_available(),
+                                   reason="bubblewrap and root are needed for the sandbox")
+pytestmark = [pytest.mark.kernel, needs_sandbox]
+
+
+@pytest.fixture(scope="module")
+def course():
+    return load_course(DATA / "course.toml")
+
+
+def grade(course, path, **kwargs):
+    return grade_submission(path, course=course, assignment="tiny", **kwargs)
+
+
+def test_solution_scores_full_marks_and_written_answer_is_manual(course):
+    result = grade(course, DATA / "submissions" / "solution.ipynb")
+    assert result.status == GRADED and result.sandbox == "bwrap"
+    assert result.points == 4.0 and result.max_points == 5.0
+    statuses = {q.grade_id: q.status for q in result.questions}
+    assert statuses == {"test_square": PASSED, "test_mean": PASSED, "why": MANUAL}
+    assert result.team == ["21900101", "21900102"]
+    assert result.peak_memory_mb and result.peak_memory_mb > 10
+
+
+def test_unanswered_scores_zero_as_not_attempted(course):
+    result = grade(course, DATA / "submissions" / "unanswered.ipynb")
+    assert result.points == 0.0
+    assert [q.status for q in result.questions if not q.manual] == [NOT_ATTEMPTED] * 2
+
+
+def test_unreadable_submission_is_rejected_not_raised(course, tmp_path):
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{ not json")
+    result = grade(course, bad)
+    assert result.status == REJECTED and "broken.ipynb" in result.reason
+
+
+@pytest.fixture(scope="module")
+def loopback_listener():
+    """A listener on the host's loopback: a sandboxed kernel must not reach it."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 47321))
+    server.listen()
+    server.settimeout(0.5)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            received.append(conn.recv(100) or b"<connected>")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield received
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+@pytest.mark.parametrize("notebook", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_notebook_scores_like_an_unanswered_one(course, notebook, monkeypatch,
+                                                        loopback_listener):
+    monkeypatch.setenv("AUTOGRADER_PLANTED_SECRET", SECRET)
+    pwned = Path("/tmp/autograder-pwned")
+    pwned.unlink(missing_ok=True)
+    result = grade(course, notebook)
+    assert result.points == 0.0, [(q.grade_id, q.status, q.message) for q in result.questions]
+    assert result.status in (GRADED, "timeout")
+    assert all(q.points == 0 for q in result.questions)
+    text = json.dumps(result.to_dict())
+    assert SECRET not in text  # nothing of the grader's environment reached the kernel
+    assert "HIDDEN-EXPECTED" not in text and "SECRET_SCALE" not in text
+    assert loopback_listener == []  # no connection reached the host's loopback
+    assert not pwned.exists()  # nothing from the kernel was unpickled in the judge
+    assert os.getpid() > 0  # the grader is alive: we are still here to check
+
+
+def test_grading_goes_on_after_the_kernel_dies(course):
+    result = grade(course, DATA / "hostile" / "os_exit.ipynb")
+    statuses = [q.status for q in result.questions if not q.manual]
+    assert statuses[0] == "kernel_died" and statuses[1] == NOT_ATTEMPTED
+
+
+def test_memory_bomb_is_stopped_by_the_limit(course):
+    result = grade(course, DATA / "hostile" / "memory_bomb.ipynb")
+    assert any(f.code == "memory_limit" for f in result.flags)
+    assert result.peak_memory_mb <= course.limits.memory_mb + 1
+
+
+def test_sandbox_cannot_write_the_system(course, tmp_path):
+    from autograder.config import Limits
+    from autograder.kernel import Kernel
+
+    with Kernel(limits=Limits(cell_timeout=10), level=sandbox.BWRAP) as kernel:
+        run = kernel.execute(
+            "import os, subprocess\n"
+            "print(os.getuid())\n"
+            "r = subprocess.run(['mount', '-o', 'remount,bind,rw', '/usr'], capture_output=True)\n"
+            "print('mount', r.returncode)\n"
+            "for p in ('/usr/evil', os.path.expanduser('~/ok')):\n"
+            "    try:\n"
+            "        open(p, 'w').write('x'); print('wrote', p)\n"
+            "    except OSError as e:\n"
+            "        print('refused', p)\n"
+            "print(sorted(os.listdir('/')))", timeout=20)
+    lines = run.output.splitlines()
+    assert int(lines[0]) >= sandbox.FIRST_UID  # not root inside
+    assert lines[1] != "mount 0"
+    assert "refused /usr/evil" in lines and "wrote /home/student/ok" in lines
+    assert "work" not in lines[-1] and "root" in lines[-1]  # only the Python install under /root
+    assert not Path("/usr/evil").exists()
+
+
+def test_require_sandbox_refuses_without_bubblewrap(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(SandboxUnavailable, match="--no-require-sandbox"):
+        sandbox.sandbox_level(required=True)
+    assert sandbox.sandbox_level(required=False) == sandbox.NONE
