@@ -305,9 +305,10 @@ def _submission(entry: _Entry, sid: str, root: Path, expected: str,
     base = {"submission_id": sid, "name": entry.name}
     if not candidates and entry.folder is None:
         loose = entry.files[0]
+        submitted_at, time_source = _time(entry, sid, root, None, times)
         return Submission(**base, source=loose, problem=f"not a notebook: {loose}",
                           hint=f"submit the .ipynb file ({expected})",
-                          submitted_at=file_time(root / loose), time_source="file")
+                          submitted_at=submitted_at, time_source=time_source)
     moodle = moodle_entry(entry.name)
     if moodle and entry.folder is None:
         # Compare the file names students gave, without Moodle's prefix.

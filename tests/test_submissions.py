@@ -117,13 +117,16 @@ def test_the_manifest_gives_the_time(tmp_path):
     root = tmp_path / "subs"
     put(root / "pair01.ipynb", notebook_bytes())
     put(root / "pair02" / EXPECTED, notebook_bytes())
+    put(root / "report.pdf", b"%PDF")
     put(root / "manifest.csv", "submission_id,submitted_at\npair01,2026-10-13T08:00:00\n"
-                               "pair02.x,2026-10-01T00:00:00+00:00\n")
+                               "pair02.x,2026-10-01T00:00:00+00:00\n"
+                               "report.pdf,2026-10-01T00:00:00+00:00\n")
     found = by_id(discover(root, notebook_name=EXPECTED, timezone_name="Europe/Paris"))
     assert "manifest.csv" not in found
     assert found["pair01"].time_source == "manifest"
     assert found["pair01"].submitted_at.isoformat() == "2026-10-13T08:00:00+02:00"
     assert found["pair02"].time_source == "file"
+    assert found["report.pdf"].time_source == "manifest" and not found["report.pdf"].gradable
 
 
 def test_a_bad_manifest_names_the_line(tmp_path):
