@@ -293,3 +293,31 @@ def test_kill_9_mid_batch_then_rerun_gives_the_same_grades(tmp_path):
         (subs / f"pair{k:02d}" / f"{HW}.ipynb").read_bytes()).hexdigest(), 16) % 21)
         for k in range(12)}
     assert points_by_id(out / HW) == expected
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
+    import autograder.batch
+    from autograder.batch import BatchReport
+    from autograder.cli import main
+
+    course_file = make_course(tmp_path)
+    seen = {}
+
+    def fake_batch(**kwargs):
+        seen.update(kwargs)
+        return BatchReport(HW, kwargs["out"] / HW, 2, 0)
+
+    monkeypatch.setattr(autograder.batch, "grade_batch", fake_batch)
+    code = main(["--course", str(course_file), "grade", HW, str(tmp_path / "subs"),
+                 "--workers", "2", "--shard", "1/3", "--out", str(tmp_path / "r"), "--force",
+                 "--manifest", str(tmp_path / "m.csv"), "--feedback", str(tmp_path / "fb"),
+                 "--no-require-sandbox"])
+    assert code == 0
+    assert (seen["assignment"], seen["workers"], seen["shard"], seen["force"]) == (
+        HW, 2, (1, 3), True)
+    assert seen["require_sandbox"] is False and seen["manifest"] == tmp_path / "m.csv"
+    assert seen["out"] == tmp_path / "r" and callable(seen["progress"])
+    assert "0 submissions in shard 1/3" in capsys.readouterr().out
+    assert main(["--course", str(course_file), "grade", HW, "subs", "--shard", "3/3"]) == 2

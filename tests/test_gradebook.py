@@ -202,3 +202,16 @@ def test_libreoffice_opens_the_gradebook(course, tmp_path):
     subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(converted),
                     str(book.xlsx)], check=True, capture_output=True, timeout=120)
     assert "Martin" in (converted / "grades.csv").read_text(encoding="utf-8", errors="replace")
+
+
+def test_gradebook_command(course, tmp_path, capsys):
+    from autograder.cli import main
+
+    save(tmp_path / "shard0", result("pairA", ["1001", "1002"]))
+    save(tmp_path / "shard1", result("pairB", ["1003"]))
+    code = main(["--course", str(course.path), "gradebook", HW, "--results",
+                 str(tmp_path / "shard0"), str(tmp_path / "shard1")])
+    assert code == 0 and (tmp_path / "grades.xlsx").exists()
+    assert (tmp_path / "grades-moodle.csv").exists()
+    assert "5 students" in capsys.readouterr().out
+    assert rows_by_id(tmp_path / "grades.xlsx")["1003"][f"{HW} status"] == GRADED
