@@ -273,6 +273,7 @@ class _Session:
         reference_path = self.spec.notebook
         namespace.update(in_kernel=in_kernel, kernel_used_gpu=self.kernel_used_gpu, facts=facts)
         pending = _Answer()
+        attempted: list[bool] = []  # answers since the last test cell
         truncated = False
         for cell in self.rebuilt.cells:
             if cell.cell_type != "code":
@@ -286,9 +287,14 @@ class _Session:
                 self._test_deadline = min(self.deadline, time.monotonic() + self.limits.cell_timeout)
                 question = self._judge(cell, namespace, link, pending, student_bound,
                                        source_names, every_answer_name, reference_path)
+                if question.points == 0 and attempted and not any(attempted) \
+                        and question.status not in (CELL_TIMEOUT, KERNEL_DIED):
+                    question.status = NOT_ATTEMPTED  # the answers are missing or still the stub
                 self.result.questions.append(question)
-                pending = _Answer()
+                pending, attempted = _Answer(), []
                 continue
+            if cell.role == Role.ANSWER:
+                attempted.append(cell.attempted)
             # Code that runs in the kernel: instructor setup/demos, the students' answers.
             if self.kernel.box is None and not self._restart():
                 pending = _Answer(KERNEL_DIED, "the kernel could not be restarted")

@@ -64,7 +64,8 @@ def role_of(cell: nbformat.NotebookNode) -> Role:
         return Role.TESTS
     if locked:
         return Role.LOCKED
-    if cell.get("cell_type") == "code" and re.match(rf"\s*{TEAM_NAME}\s*=", cell.get("source", "")):
+    if cell.get("cell_type") == "code" and re.search(rf"^{TEAM_NAME}\s*=", cell.get("source", ""),
+                                                      re.MULTILINE):
         return Role.TEAM  # an editor dropped our metadata; the assignment still says what it is
     return Role.FREE
 
