@@ -108,6 +108,7 @@ def write_feedback(results: list[SubmissionResult], *, out: Path,
     for result in results:
         path = out / f"{result.submission_id}.html"
         fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=".html")
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; the pages are handed out
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(render(result, hidden=hidden, course_name=course_name))

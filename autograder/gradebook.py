@@ -334,9 +334,11 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
     return book
 
 
-def _atomic(path: Path, suffix: str):
+def _atomic(path: Path, suffix: str) -> Path:
+    """A temporary file next to `path`, renamed over it once complete (never half a gradebook)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+    os.fchmod(fd, 0o644)  # mkstemp makes it private; the staff share these files
     os.close(fd)
     return Path(tmp)
 

@@ -112,6 +112,17 @@ def pick_notebook(candidates: list[str], expected: str) -> tuple[str | None, str
     return None, f"several notebooks where one is expected: {listed}", f"submit only {expected}"
 
 
+def team_in_text(raw: bytes) -> list[str]:
+    """The ids of a `TEAM = [...]` line found in a file that is not a readable notebook (a
+    truncated upload), so the pair's rows say 'rejected' rather than 'no submission'."""
+    match = re.search(rb"TEAM\s*=\s*\[([^\]\n]{0,200})\]", raw)
+    if not match:
+        return []
+    inside = match[1].decode("utf-8", "replace").replace('\\"', '"')  # JSON escapes the quotes
+    ids = [a or b for a, b in re.findall(r'"([^"]*)"|\'([^\']*)\'', inside)]
+    return [i.strip() for i in ids if i.strip() and not i.strip().startswith("<")][:10]
+
+
 def is_ignored(name: str) -> bool:
     return name.startswith(".") or name in IGNORED
 
@@ -232,7 +243,7 @@ def examine(notebook: Path) -> tuple[str, list[str], str, str]:
     try:
         nb = read_notebook(notebook)
     except SubmissionError as exc:
-        return digest, [], exc.message, exc.hint
+        return digest, team_in_text(raw), exc.message, exc.hint
     team: list[str] = []
     for cell in cells_of(nb):
         if cell.role is Role.TEAM:

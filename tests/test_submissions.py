@@ -194,3 +194,16 @@ def test_github_classroom_clones_take_the_commit_time(tmp_path):
     assert sub.time_source == "git"
     assert sub.submitted_at == datetime(2026, 10, 12, 22, 30, tzinfo=UTC)
     assert sub.team == ["21900101"]
+
+
+def test_a_truncated_notebook_still_names_its_team(tmp_path):
+    from autograder.submissions import team_in_text
+
+    whole = notebook_bytes(["21900111", "21900112"])
+    root = tmp_path / "subs"
+    put(root / "pair06" / EXPECTED, whole[: whole.find(b"TEAM") + 60])
+    sub = discover(root, notebook_name=EXPECTED)[0]
+    assert not sub.gradable and sub.team == ["21900111", "21900112"]
+    assert sub.rejected("hw1_features").team == ["21900111", "21900112"]
+    assert team_in_text(b'TEAM = ["<student id>", "<student id>"]') == []
+    assert team_in_text(b"TEAM = ['a1', 'b2']") == ["a1", "b2"]
