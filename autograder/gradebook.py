@@ -313,6 +313,12 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
     roster = load_roster(course.roster)
     manual = read_manual_points(out)
     hws = [_prepare(course, name, results, roster) for name in assignments]
+    for hw in hws:
+        if not hw.results:
+            # An empty gradebook imported into Moodle would give every student a zero.
+            raise ConfigError(
+                f"no results for {hw.name} in {', '.join(str(f) for f in results)}",
+                hint=f"run `autograder grade {hw.name} SUBMISSIONS` first, or pass --results DIR")
     rows = _rows(course, roster, hws, manual)
     questions, checks = _question_stats(hws)
     book = Gradebook(

@@ -182,9 +182,17 @@ def test_a_student_in_two_submissions_counts_once(course, tmp_path):
 def test_an_unreadable_gradebook_is_not_overwritten(course, tmp_path):
     out = tmp_path / "grades.xlsx"
     out.write_bytes(b"not a spreadsheet")
+    results = save(tmp_path / "results", result("pairA", ["1001", "1002"]))
     with pytest.raises(ConfigError, match="manual points"):
-        build_gradebook(course=course, assignments=[HW], results=[tmp_path], out=out)
+        build_gradebook(course=course, assignments=[HW], results=[results], out=out)
     assert out.read_bytes() == b"not a spreadsheet"
+
+
+def test_no_results_is_an_error_not_a_gradebook_of_zeros(course, tmp_path):
+    with pytest.raises(ConfigError, match="no results for hw1_features"):
+        build_gradebook(course=course, assignments=[HW], results=[tmp_path / "nothing"],
+                        out=tmp_path / "grades.xlsx")
+    assert not (tmp_path / "grades.xlsx").exists()
 
 
 def test_histogram_bins():
