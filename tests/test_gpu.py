@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import gpu
@@ -200,7 +205,7 @@ def _hold_forever(slots: GpuSlots, ready) -> None:
 
 def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed(tmp_path):
     slots = GpuSlots(1, 1, lock_dir=tmp_path)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()
     other = ctx.Process(target=_hold_forever, args=(slots, ready))
     other.start()
@@ -217,3 +222,78 @@ def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed(tmp_p
         other.kill()
         other.join()
 
+
+
+# --- scripts/gpu_check.sh: the parts that run without a GPU -----------------------------------
+
+GPU_CHECK = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.sh"
+
+
+def _result(sid: str, gpu_used: bool | None, points: float = 20.0) -> dict:
+    return {"submission_id": sid, "status": "graded", "points": points, "max_points": 20.0,
+            "gpu_used": gpu_used, "device": "cuda", "runtime_s": 4.0,
+            "flags": [{"code": "late", "message": ""}, {"code": "late", "message": "again"}]}
+
+
+def _finished_run(folder: Path, cpu_loop_used: bool) -> None:
+    (folder / "timings.txt").write_text("1 100.0 140.0 0\n4 200.0 212.0 0\n")
+    for workers in (1, 4):
+        hw = folder / f"w{workers}" / "hw3_training"
+        hw.mkdir(parents=True)
+        for sid, used in (("gpu_loop", True), ("cpu_loop", cpu_loop_used), ("copy01", True),
+                          ("copy02", True)):
+            (hw / f"{sid}.json").write_text(json.dumps(_result(sid, used)))
+    samples = [  # grader 10; kernels 11 and 12 under it; 99 belongs to someone else
+        {"t": 0, "grader": 10, "usage": {"10": 5.0, "11": 300.0, "99": 7.0}, "tree": [10, 11]},
+        {"t": 1, "grader": 10, "usage": {"11": 500.0, "12": 700.0}, "tree": [11, 12]},
+    ]
+    (folder / "gpu-w4.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+
+
+def test_gpu_check_report_times_memory_and_detection(tmp_path):
+    _finished_run(tmp_path, cpu_loop_used=False)
+    done = subprocess.run(["bash", str(GPU_CHECK), "report", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    one = next(line for line in lines if line.split()[:2] == ["1", "4"])
+    assert one.split()[2:4] == ["40.0", "10.00"] and "none seen" in one
+    four = next(line for line in lines if line.split()[:2] == ["4", "4"])
+    assert four.split()[2:4] == ["12.0", "3.00"]
+    assert "700, 700" in four and four.split()[-2:] == ["2", "0"]  # kernels 11, 12 only
+    assert "cpu_loop  gpu_used=False expected False ok" in done.stdout
+    assert "late  " not in done.stdout and "late" in done.stdout
+
+
+def test_gpu_check_report_fails_when_detection_is_wrong(tmp_path):
+    _finished_run(tmp_path, cpu_loop_used=True)
+    done = subprocess.run(["bash", str(GPU_CHECK), "report", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and "WRONG" in done.stdout
+
+
+def test_gpu_check_prepares_a_loop_with_and_one_without_the_gpu(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import torch"),
+                nbformat.v4.new_code_cell("def get_device():\n    return torch.device('cuda')\n")]
+    source = tmp_path / "source" / "hw3_training" / "hw3_training.ipynb"
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "pair_a.ipynb").write_text(nbformat.writes(nb))
+    course = tmp_path / "course.toml"
+    course.write_text('[assignments.hw3_training]\nnotebook = "source/hw3_training/hw3_training.ipynb"\n'
+                      'due = "2026-11-23T23:59"\n')
+    env = {**os.environ, "GPU_CHECK_COURSE": str(course), "GPU_CHECK_EXAMPLES": str(examples),
+           "GPU_CHECK_COUNT": "5"}
+    done = subprocess.run(["bash", str(GPU_CHECK), "prepare", str(tmp_path / "subs")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "subs").iterdir())
+    assert names == ["copy01.ipynb", "copy02.ipynb", "cpu_loop.ipynb", "gpu_loop.ipynb",
+                     "pair_a.ipynb"]
+    cpu = nbformat.read(tmp_path / "subs" / "cpu_loop.ipynb", as_version=4)
+    defs = [n for n in ast.parse(cpu.cells[1].source).body if isinstance(n, ast.FunctionDef)]
+    assert [d.name for d in defs] == ["get_device", "get_device"]  # the last definition wins
+    assert "'cpu'" in ast.unparse(defs[-1])

@@ -212,12 +212,12 @@ def test_array_grades_every_shard_then_builds_the_gradebook(slurm, tmp_path):
     for shard in range(3):
         line = (calls / f"grade-{shard}").read_text()
         assert line.startswith(f"--course course.toml grade hw1_features submissions/hw1_features "
-                               f"--shard {shard}/3 --out results/hw1_features "
+                               f"--shard {shard}/3 --out results "
                                "--no-require-sandbox")
         assert "gpus=none" not in line  # each shard was given the GPU it asked for
     gradebook = (calls / "gradebook").read_text().split()
     assert gradebook[:7] == ["--course", "course.toml", "gradebook", "hw1_features", "--results",
-                             "results/hw1_features", "--out"]
+                             "results", "--out"]
     assert gradebook[7] == "grades-hw1_features.xlsx"
     assert {"grade-0", "grade-1", "grade-2"} <= set(gradebook)  # it ran after every shard
 

@@ -9,7 +9,7 @@
 #   AUTOGRADER_CPUS           CPUs per shard (default 8)     AUTOGRADER_MEM   memory (default 32G)
 #   AUTOGRADER_TIME           time limit per job (default 02:00:00)
 #   AUTOGRADER_PARTITION      partition (default: the cluster's default)
-#   AUTOGRADER_RESULTS        results folder (default results/HW)
+#   AUTOGRADER_RESULTS        results folder (default results; files go to results/HW/)
 #   AUTOGRADER_GRADEBOOK      gradebook file (default grades-HW.xlsx)
 #   AUTOGRADER                the grader command (default autograder), e.g. through apptainer
 #   AUTOGRADER_GRADE_ARGS     extra options of `autograder grade`
@@ -24,7 +24,7 @@ if ! [[ $shards =~ ^[1-9][0-9]*$ ]]; then
   echo "submit.sh: SHARDS must be a positive number, not '$shards'" >&2
   exit 2
 fi
-results=${AUTOGRADER_RESULTS:-results/$hw}
+results=${AUTOGRADER_RESULTS:-results}
 out=${AUTOGRADER_GRADEBOOK:-grades-$hw.xlsx}
 gpus=${AUTOGRADER_GPUS_PER_TASK:-1}
 
