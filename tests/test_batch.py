@@ -256,11 +256,31 @@ if __name__ == "__main__":
     report = grade_batch(course=load_course(sys.argv[1]), assignment="hw1_features",
                          submissions=Path(sys.argv[2]), out=Path(sys.argv[3]), workers=2,
                          grade_one=slow_grade)
-    print(len(report.graded), len(report.skipped))
+    print(len(report.graded), len(report.skipped),
+          "interrupted" if report.interrupted else "complete")
 '''
 
 
-def test_kill_9_mid_batch_then_rerun_gives_the_same_grades(tmp_path):
+def _wait_for_results(proc, folder: Path, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("pair*.json"))) < count:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the batch never got that far"
+        time.sleep(0.05)
+
+
+def _group_gone(pgid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_then_kill_9_then_rerun_gives_the_same_grades(tmp_path):
     course_file = make_course(tmp_path)
     subs = make_class(tmp_path / "subs", 12)
     runner = tmp_path / "runner.py"
@@ -268,26 +288,45 @@ def test_kill_9_mid_batch_then_rerun_gives_the_same_grades(tmp_path):
     out = tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(runner), str(course_file), str(subs), str(out)]
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+
+    def start():
+        return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    # Ctrl-C (SIGINT to the whole process group, as a terminal sends it): a clean stop.
+    proc = start()
     try:
-        deadline = time.monotonic() + 60
-        while len(list((out / HW).glob("pair*.json"))) < 3:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the batch never started"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        _wait_for_results(proc, out / HW, 2)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+        assert stdout.split()[-1] == b"interrupted"
+        assert _group_gone(proc.pid), "a worker outlived Ctrl-C"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    after_ctrl_c = len(list((out / HW).glob("pair*.json")))
+    assert not list((out / HW).glob(".tmp-*"))
+
+    # kill -9 of the grader alone: its workers die with it.
+    proc = start()
+    try:
+        _wait_for_results(proc, out / HW, after_ctrl_c + 2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert _group_gone(proc.pid), "a worker outlived its grader"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
     partial = len(list((out / HW).glob("pair*.json")))
-    assert 3 <= partial < 12
+    assert after_ctrl_c + 2 <= partial < 12
 
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
-    graded, skipped = map(int, rerun.stdout.split())
-    assert skipped >= partial and graded + skipped == 12
+    graded, skipped, state = rerun.stdout.split()
+    assert int(skipped) >= partial and int(graded) + int(skipped) == 12 and state == "complete"
     assert not list((out / HW).glob(".tmp-*"))
     expected = {f"pair{k:02d}": float(int(hashlib.sha256(
         (subs / f"pair{k:02d}" / f"{HW}.ipynb").read_bytes()).hexdigest(), 16) % 21)
