@@ -231,3 +231,55 @@ def test_a_failed_shard_holds_back_the_gradebook(slurm, tmp_path):
     assert states[f"{array}_1"] == "FAILED" and states[f"{array}_0"] == "COMPLETED", states
     assert states[book] != "COMPLETED"
     assert not (tmp_path / "calls" / "gradebook").exists()
+
+
+CLASS = ROOT / "examples" / "submissions" / "hw1_features"
+# A slice of the example class that keeps the test short: a folder and a single-file submission,
+# an untouched stub, a late one, and a PDF that is rejected.
+SLICE = ["pair01-martin-bernard", "pair02-dubois-thomas.ipynb", "pair05-leroy-moreau",
+         "pair08-garcia-david", "pair14-mercier-dupont.pdf"]
+
+
+def _class_slice(folder: Path) -> Path:
+    folder.mkdir()
+    for name in SLICE:
+        source = CLASS / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    manifest = (CLASS / "manifest.csv").read_text().splitlines()
+    wanted = {Path(name).stem if name.endswith(".ipynb") else name for name in SLICE}
+    (folder / "manifest.csv").write_text("\n".join(
+        [manifest[0]] + [line for line in manifest[1:] if line.split(",")[0] in wanted]) + "\n")
+    return folder
+
+
+def test_sharded_grading_on_slurm_equals_one_machine(slurm, tmp_path):
+    submissions = _class_slice(tmp_path / "submissions")
+    course = ROOT / "course.toml"
+    grader = [shutil.which("autograder") or "autograder", "--course", str(course)]
+
+    alone = tmp_path / "alone"
+    for args in (["grade", "hw1_features", str(submissions), "--workers", "2", "--out",
+                  str(alone / "results"), "--feedback", str(alone / "feedback")],
+                 ["gradebook", "hw1_features", "--results", str(alone / "results"), "--out",
+                  str(alone / "grades.xlsx")]):
+        done = subprocess.run(grader + args, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    env = {**slurm, "AUTOGRADER_COURSE": str(course), "AUTOGRADER_GPUS_PER_TASK": "0",
+           "AUTOGRADER_CPUS": "1", "AUTOGRADER_MEM": "1000M",
+           "AUTOGRADER_RESULTS": str(sharded / "results"),
+           "AUTOGRADER_GRADEBOOK": str(sharded / "grades.xlsx"),
+           "AUTOGRADER_GRADE_ARGS": f"--workers 1 --feedback {sharded / 'feedback'}"}
+    array, book = _submit(env, sharded, "hw1_features", str(submissions), "2")
+    states = _wait(env, [array, book], timeout=300)
+    logs = "".join(p.read_text() for p in sorted(sharded.glob("slurm-*.out")))
+    assert set(states.values()) == {"COMPLETED"}, f"{states}\n{logs}"
+    assert "shard 0/2" in logs and "shard 1/2" in logs
+
+    results = sorted(p.name for p in (sharded / "results" / "hw1_features").glob("*.json"))
+    assert results == sorted(p.name for p in (alone / "results" / "hw1_features").glob("*.json"))
+    assert len(results) == len(SLICE)
+    for name in ("grades.csv", "grades-moodle.csv"):
+        assert (sharded / name).read_text() == (alone / name).read_text(), name
