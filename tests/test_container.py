@@ -66,3 +66,18 @@ def test_install_script_can_leave_out_the_dev_extras():
     assert "AUTOGRADER_EXTRAS" in script
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "install.sh")]).returncode == 0
     assert 'AUTOGRADER_EXTRAS=""' in DOCKERFILE.read_text()
+
+
+SCRIPTS = [ROOT / "scripts" / "install.sh", ROOT / "scripts" / "gpu_check.sh",
+           *sorted((ROOT / "autograder" / "slurm").glob("*.s*"))]
+
+
+def test_shell_scripts_pass_shellcheck():
+    assert len(SCRIPTS) == 5
+    for script in SCRIPTS:
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script
+    exe = shutil.which("shellcheck")
+    if exe is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    done = subprocess.run([exe, *map(str, SCRIPTS)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

@@ -297,3 +297,76 @@ def test_gpu_check_prepares_a_loop_with_and_one_without_the_gpu(tmp_path):
     defs = [n for n in ast.parse(cpu.cells[1].source).body if isinstance(n, ast.FunctionDef)]
     assert [d.name for d in defs] == ["get_device", "get_device"]  # the last definition wins
     assert "'cpu'" in ast.unparse(defs[-1])
+
+
+# --- the no-GPU paths through the grader (one small kernel each) -------------------------------
+
+
+def _nbgrader(grade_id: str, *, grade: bool = False, solution: bool = False, locked: bool = False,
+              points: float = 0) -> dict:
+    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+            "schema_version": 3}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _gpu_course(folder: Path, mode: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('TEAM = ["21900101", "21900102"]',
+                                  metadata={"autograder": {"team": True}}),
+        nbformat.v4.new_code_cell("import math", metadata=_nbgrader("setup", locked=True)),
+        nbformat.v4.new_code_cell(
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n",
+            metadata=_nbgrader("answer_double", solution=True)),
+        nbformat.v4.new_code_cell(
+            'assert double(2) == 4, "double(2) is 4"\n### BEGIN HIDDEN TESTS\n'
+            'with check("doubles", points=1):\n    assert double(3) == 6\n'
+            'with check("ran on the GPU", points=1, needs_gpu=True):\n'
+            "    assert kernel_used_gpu()\n### END HIDDEN TESTS\n",
+            metadata=_nbgrader("test_double", grade=True, locked=True, points=2)),
+    ]
+    source = folder / "source" / "gpuhw" / "gpuhw.ipynb"
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    toml = folder / "course.toml"
+    roster = Path(__file__).resolve().parents[1] / "roster.csv"
+    toml.write_text(f'[course]\nroster = "{roster}"\n[grading]\ngpu = "{mode}"\n'
+                    "cell_timeout = 30.0\nnotebook_timeout = 60.0\n"
+                    '[assignments.gpuhw]\nnotebook = "source/gpuhw/gpuhw.ipynb"\n'
+                    'due = "2026-11-23T23:59"\npoints = 2\n')
+    return load_course(toml), source
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_gpu_checks_on_a_cpu_machine_are_reported_not_graded(tmp_path, monkeypatch, mode):
+    from autograder.engine import grade_submission
+
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
+    course, source = _gpu_course(tmp_path, mode)
+    result = grade_submission(source, course=course, assignment="gpuhw", require_sandbox=False)
+    assert result.status == "graded", result.reason
+    checks = {c.name: c for q in result.questions for c in q.checks}
+    assert checks["doubles"].status == "passed" and checks["doubles"].points == 1
+    gpu_check = checks["ran on the GPU"]
+    assert gpu_check.status == "not_graded" and gpu_check.points == 0
+    assert gpu_check.message == NO_GPU_MESSAGE and gpu_check.needs_gpu
+    assert result.gpu_used is None and result.device == "cpu"
+
+
+def test_grading_a_gpu_required_course_without_gpu_refuses(tmp_path, monkeypatch, capsys):
+    from autograder.cli import main
+
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
+    course, source = _gpu_course(tmp_path, "required")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    (submissions / "pair01.ipynb").write_bytes(source.read_bytes())
+    code = main(["--course", str(course.path), "grade", "gpuhw", str(submissions), "--out",
+                 str(tmp_path / "results"), "--no-require-sandbox"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert 'gpu = "required" but this machine has no GPU' in err and "GPU runner" in err
+    assert not list((tmp_path / "results").rglob("*.json"))  # nothing graded as failed
