@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 GPU_MODES = ("auto", "required", "off")
+KERNEL_STARTS = ("template", "bwrap")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Limits:
     workers: int = 0  # parallel kernels; 0 = sized from cores and memory
     gpu: str = "auto"  # auto | required | off
     gpu_slots: int = 4  # kernels sharing one GPU at once
+    kernel_start: str = "template"  # template: forked from a pre-imported process | bwrap
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ def _check_limits(limits: Limits, path: Path) -> None:
         raise ConfigError(
             f"grading.gpu = {limits.gpu!r} is not one of {', '.join(GPU_MODES)}", path=path
         )
+    if limits.kernel_start not in KERNEL_STARTS:
+        raise ConfigError(
+            f"grading.kernel_start = {limits.kernel_start!r} is not one of "
+            f"{', '.join(KERNEL_STARTS)}", path=path)
     for name in ("cell_timeout", "notebook_timeout", "memory_mb", "processes", "output_kb",
                  "disk_mb", "gpu_slots"):
         if getattr(limits, name) <= 0:

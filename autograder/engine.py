@@ -139,7 +139,7 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
     notebook = Path(notebook)
     spec = course.assignment(assignment)
     limits = limits or course.limits
-    level = sandbox.sandbox_level(require_sandbox)
+    level = sandbox.sandbox_level(require_sandbox, start=limits.kernel_start)
     plan = gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
     result = SubmissionResult(
         assignment=assignment, submission_id=submission_id or notebook.stem, status=GRADED,
@@ -148,7 +148,7 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"), source=str(notebook),
         device="cuda" if plan.use_gpu else "cpu",
     )
-    if level != sandbox.BWRAP:
+    if level not in sandbox.FULL:
         result.flag("sandbox_reduced", "graded WITHOUT a sandbox: the kernel was not isolated")
     started = time.monotonic()
     try:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
+import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +29,19 @@ from pathlib import Path
 from .config import Limits
 from .errors import SandboxUnavailable
 
-BWRAP, NONE = "bwrap", "none"
+# How a kernel is isolated. `template` and `bwrap` build the same cage (see template.py); the
+# template forks kernels from a process that has already imported torch, bwrap starts each anew.
+TEMPLATE, BWRAP, NONE = "template", "bwrap", "none"
+FULL = (TEMPLATE, BWRAP)
 HOME = "/home/student"  # the kernel's work dir, as the kernel sees it
 FIRST_UID = 61000  # one uid per concurrent sandbox, so RLIMIT_NPROC counts this sandbox alone
 UID_SLOTS = 512
 LOCK_DIR = Path(tempfile.gettempdir()) / "autograder-uids"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+SYSTEM_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/localtime")
+TEMPLATE_SCRIPT = Path(__file__).with_name("template.py")
+# Imported once by the template, so kernels start with them loaded (CUDA stays uninitialised).
+PRELOAD = ("ipykernel.kernelapp", "numpy", "torch")
 
 
 def bwrap_available() -> bool:
@@ -38,8 +49,19 @@ def bwrap_available() -> bool:
         and os.geteuid() == 0
 
 
-def sandbox_level(required: bool) -> str:
-    """`bwrap` when full isolation is possible here; refuse or degrade loudly otherwise."""
+def template_available() -> bool:
+    return os.geteuid() == 0 and sys.platform == "linux" and hasattr(os, "pidfd_open") \
+        and os.uname().machine in ("x86_64", "aarch64")
+
+
+def sandbox_level(required: bool, *, start: str = TEMPLATE) -> str:
+    """The isolation this machine gives: refuse, or degrade loudly, where it is not full.
+
+    `start` is the course's choice of how kernels start (grading.kernel_start): `template` where
+    the machine allows it, else bubblewrap.
+    """
+    if start == TEMPLATE and template_available():
+        return TEMPLATE
     if bwrap_available():
         return BWRAP
     why = ("bubblewrap is not installed" if shutil.which("bwrap") is None
@@ -92,15 +114,16 @@ def bwrap_argv(*, uid: int, ipc_dir: Path, limits: Limits, env: dict[str, str],
             argv += ["--symlink", os.readlink(target), f"/{link}"]
         elif target.exists():
             argv += ["--ro-bind", str(target), f"/{link}"]
-    for path in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/localtime"):
+    argv += ["--perms", "0755", "--dir", "/etc"]
+    for path in SYSTEM_FILES:
         if Path(path).exists():
             argv += ["--ro-bind", path, path]
     # A minimal passwd so tools asking "who am I" get an answer instead of a crash.
     argv += ["--dev", "/dev", "--proc", "/proc",
              "--size", str(64 * 2**20), "--perms", "1777", "--tmpfs", "/tmp",
              "--perms", "0755", "--dir", "/home",
-             "--size", str(limits.disk_mb * 2**20), "--perms", "0700", "--tmpfs", HOME,
-             "--chmod", "0700", HOME]
+             # bwrap cannot chown: the work dir is open to all, and only the kernel's uid is here.
+             "--size", str(limits.disk_mb * 2**20), "--perms", "0777", "--tmpfs", HOME]
     for dev in gpu_devices:
         argv += ["--dev-bind", dev, dev]
     argv += _ro_binds(python_roots())
@@ -113,18 +136,28 @@ def bwrap_argv(*, uid: int, ipc_dir: Path, limits: Limits, env: dict[str, str],
     return argv + rlimit_argv(limits) + command
 
 
-def rlimit_argv(limits: Limits, *, own_uid: bool = True) -> list[str]:
+def rlimits(limits: Limits, *, own_uid: bool = True) -> dict[str, int]:
     """Per-process limits; memory and process count are the cgroup's job where there is one.
 
     RLIMIT_NPROC counts every process of the uid on the machine, so it is only set where the
     sandbox has a uid of its own.
     """
-    cpu = int(limits.notebook_timeout * max(1, os.cpu_count() or 1)) + 60
-    argv = ["prlimit", f"--cpu={cpu}", f"--fsize={limits.disk_mb * 2**20}", "--nofile=1024",
-            "--core=0"]
+    out = {
+        "RLIMIT_CPU": int(limits.notebook_timeout * max(1, os.cpu_count() or 1)) + 60,
+        "RLIMIT_FSIZE": limits.disk_mb * 2**20,
+        "RLIMIT_NOFILE": 1024,
+        "RLIMIT_CORE": 0,
+    }
     if own_uid:
-        argv.append(f"--nproc={limits.processes}")
-    return argv + ["--"]
+        out["RLIMIT_NPROC"] = limits.processes
+    return out
+
+
+def rlimit_argv(limits: Limits, *, own_uid: bool = True) -> list[str]:
+    option = {"RLIMIT_CPU": "--cpu", "RLIMIT_FSIZE": "--fsize", "RLIMIT_NOFILE": "--nofile",
+              "RLIMIT_CORE": "--core", "RLIMIT_NPROC": "--nproc"}
+    return ["prlimit", *(f"{option[k]}={v}" for k, v in rlimits(limits, own_uid=own_uid).items()),
+            "--"]
 
 
 def kernel_env(limits: Limits, threads: int) -> dict[str, str]:
@@ -281,6 +314,7 @@ class SandboxProcess:
     ipc_dir: Path
     cgroup: Cgroup | None
     lease: UidLease | None
+    root_dir: Path | None = None  # mount point of the cage's root (template starts)
     _closed: bool = False
 
     def alive(self) -> bool:
@@ -312,8 +346,96 @@ class SandboxProcess:
             self.cgroup.kill_all()
             self.cgroup.remove()
         shutil.rmtree(self.ipc_dir, ignore_errors=True)
+        if self.root_dir is not None:
+            with contextlib.suppress(OSError):
+                self.root_dir.rmdir()
         if self.lease is not None:
             self.lease.release()
+
+
+class ForkedProcess:
+    """A kernel forked by the template: not our child, so watched through a pidfd (no pid reuse)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._fd = os.pidfd_open(pid)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
+            self.returncode = -1  # exited; its status belongs to the template, its parent
+            os.close(self._fd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._fd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"sandbox {self.pid}", timeout or 0)
+        return self.poll()  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._fd, signal.SIGKILL)
+
+
+class Template:
+    """The pre-imported template process of this grader process (one per pid and thread count)."""
+
+    _instances: dict[tuple[int, int], Template] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, threads: int):
+        env = kernel_env(Limits(), threads)
+        preload = [m for m in PRELOAD if importlib.util.find_spec(m.split(".")[0]) is not None]
+        # -I: no script folder, user site or PYTHON* variables; the template holds no grader code.
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(TEMPLATE_SCRIPT), *preload], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd="/",
+            start_new_session=True, text=True, bufsize=1)
+        self.lock = threading.Lock()
+        ready = self._read(timeout=120)
+        if "ready" not in ready:
+            raise RuntimeError("the kernel template did not start")
+
+    @classmethod
+    def get(cls, threads: int) -> Template:
+        key = (os.getpid(), threads)
+        with cls._guard:
+            template = cls._instances.get(key)
+            if template is None or template.process.poll() is not None:
+                template = cls._instances[key] = cls(threads)
+            return template
+
+    def _read(self, timeout: float) -> dict:
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            raise RuntimeError("the kernel template did not answer")
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the kernel template exited")
+        return json.loads(line)
+
+    def spawn(self, spec: dict) -> int:
+        with self.lock:
+            self.process.stdin.write(json.dumps(spec) + "\n")
+            self.process.stdin.flush()
+            return int(self._read(timeout=30)["pid"])
+
+
+def _template_spec(*, uid: int, ipc_dir: Path, root_dir: Path, limits: Limits,
+                   env: dict[str, str], gpu_devices: list[str], connection_file: str,
+                   cgroup: Cgroup) -> dict:
+    """What template.py needs to build the same cage as bwrap_argv (pure, tested)."""
+    symlinks = {name: os.readlink(f"/{name}") for name in ("bin", "lib", "lib64", "sbin")
+                if Path(f"/{name}").is_symlink()}
+    return {
+        "uid": uid, "root": str(root_dir), "ipc_dir": str(ipc_dir), "home": HOME,
+        "disk_bytes": limits.disk_mb * 2**20, "symlinks": symlinks,
+        "ro_files": [p for p in SYSTEM_FILES if Path(p).exists()],
+        "python_roots": [str(p) for p in python_roots()], "gpu_devices": list(gpu_devices),
+        "env": env, "connection_file": connection_file, "rlimits": rlimits(limits),
+        "cgroup_procs": cgroup.procs_files(),
+    }
 
 
 def start(command_for: callable, *, limits: Limits, level: str, gpu_devices: list[str] = (),
@@ -323,18 +445,26 @@ def start(command_for: callable, *, limits: Limits, level: str, gpu_devices: lis
     The caller owns the result and must close() it (the kernel module does, in a context manager).
     """
     ipc_dir = Path(tempfile.mkdtemp(prefix="autograder-ipc-"))
-    lease = cgroup = None
+    lease = cgroup = root_dir = None
     try:
         env = kernel_env(limits, threads)
-        if level == BWRAP:
+        if level in FULL:
             lease = UidLease.acquire()
             os.chown(ipc_dir, lease.uid, lease.uid)
             ipc_dir.chmod(0o700)
             cgroup = Cgroup(f"{os.getpid()}-{lease.uid}-{time.monotonic_ns()}",
                             memory_mb=limits.memory_mb, processes=limits.processes)
+            command = command_for(ipc_dir, lease.uid)
+        if level == TEMPLATE:
+            root_dir = Path(tempfile.mkdtemp(prefix="autograder-root-"))
+            spec = _template_spec(uid=lease.uid, ipc_dir=ipc_dir, root_dir=root_dir,
+                                  limits=limits, env=env, gpu_devices=list(gpu_devices),
+                                  connection_file=command[command.index("-f") + 1],
+                                  cgroup=cgroup)
+            process = ForkedProcess(Template.get(threads).spawn(spec))
+        elif level == BWRAP:
             argv = bwrap_argv(uid=lease.uid, ipc_dir=ipc_dir, limits=limits, env=env,
-                              gpu_devices=list(gpu_devices),
-                              command=command_for(ipc_dir, lease.uid))
+                              gpu_devices=list(gpu_devices), command=command)
             # Join the cgroup before bwrap starts, so every process of the sandbox is in it.
             joins = "".join(f'echo $$ > "{f}" && ' for f in cgroup.procs_files())
             argv = ["sh", "-c", joins + 'exec "$@"', "sh", *argv]
@@ -350,9 +480,13 @@ def start(command_for: callable, *, limits: Limits, level: str, gpu_devices: lis
                                        env=env, cwd=ipc_dir)
     except BaseException:
         if cgroup is not None:
+            cgroup.kill_all()
             cgroup.remove()
         if lease is not None:
             lease.release()
         shutil.rmtree(ipc_dir, ignore_errors=True)
+        if root_dir is not None:
+            with contextlib.suppress(OSError):
+                root_dir.rmdir()
         raise
-    return SandboxProcess(level, process, ipc_dir, cgroup, lease)
+    return SandboxProcess(level, process, ipc_dir, cgroup, lease, root_dir)

@@ -1,0 +1,227 @@
+"""A pre-imported kernel template, forked into each new sandbox: `import torch` is paid once.
+
+Run as its own process by the grader (sandbox.Template), as root, never with student code in it:
+it imports ipykernel, numpy and torch (CUDA not initialised), then waits for requests on stdin.
+For each, it forks; the child builds the same cage bubblewrap builds — new mount, pid, network,
+IPC and UTS namespaces, a fresh root of read-only binds and sized tmpfs mounts, pivot_root, the
+old root detached — joins the submission's cgroup, sets rlimits, drops to the sandbox's uid with
+no capability, no_new_privs and an empty bounding set, scrubs the environment, closes every
+inherited descriptor, and only then starts the kernel in-process from the already imported
+modules. The hostile corpus runs against both ways of starting a kernel.
+
+This file imports nothing from the package: the child must carry no grader state into the cage.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(libc.mount(source.encode() if source else None, target.encode(),
+                      fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                      data.encode() if data else None), f"mount {target}")
+
+
+def bind(source, target, *, readonly, device=False):
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    mount(source, target, None, MS_BIND | MS_REC)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if device else MS_NODEV)
+    if readonly:
+        flags |= MS_RDONLY
+    mount(None, target, None, flags)
+
+
+def tmpfs(target, size, mode):
+    os.makedirs(target, exist_ok=True)
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode:o}")
+
+
+def build_root(spec, root):
+    """The sandbox's filesystem view, the same as sandbox.bwrap_argv gives."""
+    tmpfs(root, 16 * 2**20, 0o755)
+    bind("/usr", f"{root}/usr", readonly=True)
+    for name, target in spec["symlinks"].items():
+        os.symlink(target, f"{root}/{name}")
+    for path in spec["ro_files"]:
+        bind(path, root + path, readonly=True)
+    tmpfs(f"{root}/dev", 2**20, 0o755)
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            bind(f"/dev/{name}", f"{root}/dev/{name}", readonly=False, device=True)
+    for dev in spec["gpu_devices"]:
+        bind(dev, root + dev, readonly=False, device=True)
+    tmpfs(f"{root}/dev/shm", 64 * 2**20, 0o1777)
+    os.symlink("/proc/self/fd", f"{root}/dev/fd")
+    tmpfs(f"{root}/tmp", 64 * 2**20, 0o1777)
+    os.makedirs(f"{root}/home", mode=0o755, exist_ok=True)
+    tmpfs(root + spec["home"], spec["disk_bytes"], 0o700)
+    os.chown(root + spec["home"], spec["uid"], spec["uid"])
+    for path in spec["python_roots"]:
+        bind(path, root + path, readonly=True)
+    bind(spec["ipc_dir"], root + spec["ipc_dir"], readonly=False)
+    os.makedirs(f"{root}/proc", exist_ok=True)
+    mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def pivot(root):
+    os.makedirs(f"{root}/.old", exist_ok=True)
+    number = SYS_PIVOT_ROOT[os.uname().machine]
+    _check(libc.syscall(number, root.encode(), f"{root}/.old".encode()), "pivot_root")
+    os.chdir("/")
+    _check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+    os.rmdir("/.old")
+    mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def drop_privileges(uid):
+    """No way back to root: no_new_privs, empty bounding set, then every id set to `uid`."""
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # leaving uid 0 clears the permitted and effective sets
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError("still root after setresuid")
+
+
+def set_limits(limits):
+    for name, value in limits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def close_inherited():
+    os.closerange(3, 65536)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def kernel_main(spec):
+    """In the cage, as the sandbox uid: become an ipykernel from the pre-imported modules."""
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    os.chdir(spec["home"])
+    sys.argv = ["ipykernel_launcher", "-f", spec["connection_file"],
+                "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"]
+    sys.path[:] = [p for p in sys.path if p and p.startswith(tuple(spec["python_roots"]))]
+    for name in [n for n in sys.modules if n == "__autograder_template__"]:
+        del sys.modules[name]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+    os._exit(0)
+
+
+def init(spec, kernel_pid):
+    """Pid 1 of the sandbox: reap orphans, leave when the kernel does (as bubblewrap's init)."""
+    drop_privileges(spec["uid"])
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == kernel_pid:
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def sandbox_child(spec):
+    """The forked child, still root: join the cgroup, unshare, build the cage, start the kernel."""
+    try:
+        os.setsid()
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        for procs in spec["cgroup_procs"]:
+            with open(procs, "w") as fh:
+                fh.write(str(os.getpid()))
+        close_inherited()
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                            | CLONE_NEWUTS), "unshare")
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        first = os.fork()
+        if first:  # outside the pid namespace: wait for its init, exit with it
+            _, status = os.waitpid(first, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        # Pid 1 of the new namespace.
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.sethostname(b"sandbox", 7)
+        os.umask(0o022)  # folders made for the cage: root's, 0755, passable but not writable
+        root = spec["root"]
+        build_root(spec, root)
+        pivot(root)
+        kernel = os.fork()
+        if kernel:
+            init(spec, kernel)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        set_limits(spec["rlimits"])
+        drop_privileges(spec["uid"])
+        kernel_main(spec)
+    except BaseException:  # noqa: BLE001 - a child never returns into the template's loop
+        os._exit(111)
+
+
+def serve():
+    """Requests on stdin (one JSON object a line), the forked child's pid on stdout."""
+    for name in sys.argv[1:]:
+        __import__(name)
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
+    out = sys.stdout
+    out.write(json.dumps({"ready": os.getpid()}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        spec = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            sandbox_child(spec)
+            os._exit(111)
+        out.write(json.dumps({"pid": pid}) + "\n")
+        out.flush()
+    # The grader closed our stdin (it exited or died): take every sandbox down with us.
+    os.killpg(0, signal.SIGKILL) if os.getpgid(0) == os.getpid() else None
+    os._exit(0)
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+if __name__ == "__main__":
+    serve()
