@@ -252,6 +252,7 @@ def _class_slice(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.kernel
 def test_sharded_grading_on_slurm_equals_one_machine(slurm, tmp_path):
     submissions = _class_slice(tmp_path / "submissions")
     course = ROOT / "course.toml"
