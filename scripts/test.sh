@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-# Slurm and munge for the job-array test (tests/test_slurm.py); it skips with a reason without them.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v slurmctld >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null \
-    || echo "test.sh: slurm-wlm/munge could not be installed; the Slurm test will skip" >&2
+# Slurm and munge for the job-array test (tests/test_slurm.py), shellcheck for the scripts; the
+# tests that need them skip with a reason where they cannot be installed.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! { ! command -v slurmctld || ! command -v shellcheck; } >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge shellcheck >/dev/null \
+    || echo "test.sh: slurm-wlm, munge or shellcheck could not be installed; their tests will skip" >&2
 fi
 python3 -m pytest -q "$@"
