@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 # Slurm and munge for the job-array test (tests/test_slurm.py), shellcheck for the scripts; the
 # tests that need them skip with a reason where they cannot be installed.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! { ! command -v slurmctld || ! command -v shellcheck; } >/dev/null 2>&1; then
+missing=""
+for tool in slurmctld munged shellcheck; do
+  command -v "$tool" >/dev/null 2>&1 || missing=yes
+done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge shellcheck >/dev/null \
     || echo "test.sh: slurm-wlm, munge or shellcheck could not be installed; their tests will skip" >&2
 fi
