@@ -37,6 +37,7 @@ class Mutant:
     new: str
     mistake: str  # one line for the validation table and the reader
     needs_gpu: bool = False  # the mistake only costs points where a GPU grades it
+    more: tuple[tuple[str, str], ...] = ()  # further (old, new) pairs in the same cell
 
 
 MUTANTS: dict[str, list[Mutant]] = {
@@ -114,6 +115,64 @@ MUTANTS: dict[str, list[Mutant]] = {
                "            optimizer.zero_grad()\n", "",
                "gradients accumulate across steps: no optimizer.zero_grad()"),
     ],
+    "hw3_training": [
+        Mutant("always_cpu", "get_device",
+               'torch.device("cuda" if torch.cuda.is_available() else "cpu")', 'torch.device("cpu")',
+               "get_device ignores the GPU", needs_gpu=True),
+        Mutant("validation_inside_training_set", "make_loaders",
+               "DataLoader(TensorDataset(X[train_idx], y[train_idx])",
+               "DataLoader(TensorDataset(X, y)",
+               "the training loader uses every example, validation ones included"),
+        Mutant("unseeded_split", "make_loaders",
+               "order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))",
+               "order = torch.randperm(n)",
+               "the split uses the global random state, not the seed"),
+        Mutant("training_not_shuffled", "make_loaders",
+               "shuffle=True, generator=torch.Generator().manual_seed(seed))",
+               "shuffle=False)",
+               "the training loader yields the same order every epoch"),
+        Mutant("no_zero_grad", "train_one_epoch",
+               "        optimizer.zero_grad()\n", "",
+               "gradients accumulate across batches: no optimizer.zero_grad()"),
+        Mutant("last_batch_loss_returned", "train_one_epoch",
+               "    return total / count", "    return loss.item()",
+               "returns the last batch's loss instead of the epoch's mean"),
+        Mutant("no_train_mode", "train_one_epoch",
+               "    model.train()\n", "",
+               "the model stays in evaluation mode (dropout off) while training"),
+        Mutant("batches_left_on_cpu", "train_one_epoch",
+               "        xb, yb = xb.to(device), yb.to(device)\n", "",
+               "batches are not moved to the device", needs_gpu=True),
+        Mutant("no_autocast", "train_one_epoch",
+               'enabled=device.type == "cuda")', "enabled=False)",
+               "no mixed precision on the GPU", needs_gpu=True),
+        Mutant("no_eval_mode", "evaluate",
+               "    model.eval()\n", "",
+               "evaluation with dropout on: no model.eval()"),
+        Mutant("mean_of_batch_means", "evaluate",
+               "total += loss.item() * len(yb)", "total += loss.item()",
+               "the loss averaged over batches, not examples (the last batch is smaller)",
+               more=(("return total / count, correct / count",
+                      "return total / len(loader), correct / count"),)),
+        Mutant("best_weights_not_restored", "fit",
+               "    model.load_state_dict(best_state)\n", "",
+               "returns the last weights, not the best ones"),
+        Mutant("best_weights_not_copied", "fit",
+               "copy.deepcopy(model.state_dict())", "model.state_dict()",
+               "keeps references to the live weights as 'best' (no deep copy)"),
+        Mutant("early_stopping_on_training_loss", "fit",
+               "        if val_loss < best_loss:\n"
+               "            best_loss, best_state, waited = val_loss,",
+               '        if history["train_loss"][-1] < best_loss:\n'
+               '            best_loss, best_state, waited = history["train_loss"][-1],',
+               "early stopping watches the training loss"),
+        Mutant("patience_off_by_one", "fit",
+               "if waited >= patience:", "if waited > patience:",
+               "stops one epoch late"),
+        Mutant("model_left_on_cpu", "fit",
+               "    model.to(device)\n", "",
+               "the model is not moved to the device", needs_gpu=True),
+    ],
 }
 
 
@@ -137,11 +196,12 @@ def mutate(solution, mutant: Mutant, assignment: str):
         raise StaleMutant(f"{assignment}/{mutant.name}: no answer cell with grade_id "
                           f"{mutant.cell!r} in the solution")
     cell = nb.cells[cells[0].index]
-    count = cell.source.count(mutant.old)
-    if count != 1:
-        raise StaleMutant(f"{assignment}/{mutant.name}: the text to replace occurs {count} times "
-                          f"in cell {mutant.cell!r} (expected once): {mutant.old!r}")
-    cell.source = cell.source.replace(mutant.old, mutant.new)
+    for old, new in ((mutant.old, mutant.new), *mutant.more):
+        count = cell.source.count(old)
+        if count != 1:
+            raise StaleMutant(f"{assignment}/{mutant.name}: the text to replace occurs {count} "
+                              f"times in cell {mutant.cell!r} (expected once): {old!r}")
+        cell.source = cell.source.replace(old, new)
     nb.metadata["autograder"] = {**nb.metadata.get("autograder", {}), "mutant": {
         "name": mutant.name, "mistake": mutant.mistake, "cell": mutant.cell,
         "needs_gpu": mutant.needs_gpu}}
