@@ -34,6 +34,7 @@ from .results import (
     MANUAL,
     NOT_ATTEMPTED,
     NOT_GRADED,
+    PASSED,
     REJECTED,
     QuestionResult,
     SubmissionResult,
@@ -193,6 +194,7 @@ class _Session:
         self.kernel: Kernel | None = None
         self.replay: list[str] = []  # student and instructor code that ran fine, for a restart
         self.gpu_seen = False
+        self.truncated = False
 
     # the kernel --------------------------------------------------------------------------
     def _start_kernel(self) -> Kernel:
@@ -274,7 +276,6 @@ class _Session:
         namespace.update(in_kernel=in_kernel, kernel_used_gpu=self.kernel_used_gpu, facts=facts)
         pending = _Answer()
         attempted: list[bool] = []  # answers since the last test cell
-        truncated = False
         for cell in self.rebuilt.cells:
             if cell.cell_type != "code":
                 if cell.role == Role.WRITTEN:
@@ -295,40 +296,56 @@ class _Session:
                 continue
             if cell.role == Role.ANSWER:
                 attempted.append(cell.attempted)
-            # Code that runs in the kernel: instructor setup/demos, the students' answers.
-            if self.kernel.box is None and not self._restart():
-                pending = _Answer(KERNEL_DIED, "the kernel could not be restarted")
-                continue
-            budget = self._cell_budget()
-            if budget <= 0:
-                pending = _Answer(CELL_TIMEOUT, "the notebook ran past its time limit")
-                self.result.status = STATUS_TIMEOUT
-                continue
-            run = self.kernel.execute(cell.code, timeout=budget)
-            truncated = truncated or run.truncated
-            where = f"cell {cell.submission_index + 1}" if cell.submission_index is not None \
-                else f"cell {cell.source_index + 1} of the assignment"
-            if run.status == OK:
-                self.replay.append(cell.code)
-            elif run.status == ERROR and pending.status == OK:
-                pending = _Answer(ERROR, f"{where} raised {run.ename}: {run.evalue}"[:500])
-            elif run.status == TIMEOUT:
-                pending = _Answer(CELL_TIMEOUT, f"{where} ran past its "
-                                  f"{self.limits.cell_timeout:g} s limit")
-                if time.monotonic() >= self.deadline:
-                    self.result.status = STATUS_TIMEOUT
-            elif run.status == DIED:
-                pending = _Answer(KERNEL_DIED, f"the kernel died in {where}"
-                                  + (" (memory limit)" if self.kernel.oom_killed else ""))
+            # Code that runs in the kernel: instructor setup and demos, the students' answers.
+            outcome = self._run_in_kernel(cell)
+            if outcome.status != OK and (pending.status == OK or outcome.status != ERROR):
+                pending = outcome  # a timeout or a death outweighs an earlier error
             if cell.role == Role.LOCKED and setup.get(cell.source_index):
-                code = strip_magics(cell.code)
-                exec(judge.compile_cell(code, f"<setup cell {cell.source_index + 1}>"),  # noqa: S102
-                     namespace)
-            if self.kernel.box is None:
-                self._restart()
-        if truncated:
+                self._setup_in_judge(cell, namespace)
+        if self.truncated:
             self.result.flag("output_truncated",
                              f"output beyond {self.limits.output_kb} kB per cell was dropped")
+
+    def _run_in_kernel(self, cell) -> _Answer:
+        """Run one cell in the kernel; a dead kernel is restarted for the cells after it."""
+        if self.kernel.box is None and not self._restart():
+            return _Answer(KERNEL_DIED, "the kernel died and could not be restarted")
+        budget = self._cell_budget()
+        if budget <= 0:
+            self.result.status = STATUS_TIMEOUT
+            return _Answer(CELL_TIMEOUT, f"the notebook ran past its "
+                                         f"{self.limits.notebook_timeout:g} s limit")
+        run = self.kernel.execute(cell.code, timeout=budget)
+        self.truncated = self.truncated or run.truncated
+        where = (f"cell {cell.submission_index + 1}" if cell.submission_index is not None
+                 else f"cell {cell.source_index + 1} of the assignment")
+        outcome = _Answer()
+        if run.status == OK:
+            self.replay.append(cell.code)
+        elif run.status == ERROR:
+            outcome = _Answer(ERROR, f"{where} raised {run.ename}: {run.evalue}"[:500])
+        elif run.status == TIMEOUT:
+            outcome = _Answer(CELL_TIMEOUT, f"{where} ran past its "
+                                            f"{self.limits.cell_timeout:g} s limit")
+            if time.monotonic() >= self.deadline:
+                self.result.status = STATUS_TIMEOUT
+        elif run.status == DIED:
+            outcome = _Answer(KERNEL_DIED, f"the kernel died in {where}"
+                              + (" (memory limit)" if self.kernel.oom_killed else ""))
+        if self.kernel.box is None:
+            self._restart()
+        return outcome
+
+    def _setup_in_judge(self, cell, namespace: dict) -> None:
+        """The instructor's setup cell, run in the judge too; its failure is the course's bug."""
+        name = f"<setup cell {cell.source_index + 1}>"
+        try:
+            exec(judge.compile_cell(strip_magics(cell.code), name), namespace)  # noqa: S102
+        except Exception as exc:
+            raise RuntimeError(
+                f"{self.spec.notebook.name}, cell {cell.source_index + 1} (a setup cell) failed "
+                f"in the judge: {type(exc).__name__}: {exc}; fix the source notebook or mark the "
+                "cell with metadata autograder.judge = false") from exc
 
     def _judge(self, cell, namespace: dict, link: judge.KernelLink, pending: _Answer,
                student_bound: set[str], source_names: set[str], every_answer_name: set[str],
@@ -354,7 +371,7 @@ class _Session:
             judge.run_in_judge(cell.code, f"<tests {grade_id}>", namespace)
         question = judge.score_cell(grade_id=grade_id, points=cell.points, run=cellrun)
         # What happened in the student's cells explains a failure better than a NameError.
-        if pending.status != OK and question.status not in ("passed",):
+        if pending.status != OK and question.status != PASSED:
             if pending.status in (CELL_TIMEOUT, KERNEL_DIED) and question.points == 0:
                 question.status = pending.status
             question.message = pending.message + (f"; {question.message}"
