@@ -70,3 +70,18 @@ def test_mutants_are_in_step_with_the_sources():
     assert run.returncode == 0, run.stderr
     for assignment in HOMEWORKS:
         assert len(list((ROOT / "tests/data/mutants" / assignment).glob("*.ipynb"))) >= 8
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("assignment", HOMEWORKS)
+def test_solution_passes_its_visible_tests_in_a_plain_kernel(assignment, tmp_path):
+    """What a student with a right answer sees from `autograder check`: every question passes."""
+    from autograder.notebook import write_notebook
+    from autograder.release import apply_steps, read_source, solution_steps
+    from autograder.student import check_notebook
+
+    spec = load_course(ROOT / "course.toml").assignment(assignment)
+    path = tmp_path / f"{assignment}.ipynb"
+    write_notebook(apply_steps(read_source(spec), solution_steps(spec)), path)
+    summary = check_notebook(path, timeout=120)
+    assert summary.passed, [(q.grade_id, q.status, q.message) for q in summary.questions]
