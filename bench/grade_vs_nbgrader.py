@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -456,11 +456,18 @@ def run_nbgrader(template: Path, work: Path, tag: str, n: int) -> Run:
 
 def run_floor(notebooks: list[Path]) -> Run:
     """nbclient, plain local kernel, sequential: what any notebook grader pays at least."""
-    started = time.perf_counter()
-    for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True).execute()
-    return Run("floor", time.perf_counter() - started)
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)  # the kernels inherit stderr: their TCP warning, per kernel
+    try:
+        started = time.perf_counter()
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True).execute()
+        return Run("floor", time.perf_counter() - started)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 # ---------------------------------------------------------------- reports
@@ -495,42 +502,70 @@ def compare(args) -> None:
     print(f"machine: {machine()}")
     print(f"commit:  {_git()}")
     print(f"work dir: {work}")
-    course = make_course(work / "course", args.assignment, args.n, kernel_start=args.kernel_start,
-                         workers=args.workers)
+    starts = args.kernel_start.split(",") if args.kernel_start else [None]
+    base = make_course(work / "course", args.assignment, args.n, kernel_start=None,
+                       workers=args.workers)
+    courses = {start: _variant(base, start) for start in starts}
     subs = work / "submissions"
-    notebooks = make_batch(course, subs, args.n)
+    notebooks = make_batch(base, subs, args.n)
     kinds = {k: sum(1 for p in notebooks if p.parent.name.endswith(k)) for k in dict.fromkeys(KINDS)}
     print(f"batch: {args.n} submissions of {args.assignment} "
           f"({', '.join(f'{v} {k}' for k, v in kinds.items())})")
-    nbg = None if args.skip_nbgrader else make_nbgrader_course(course, work / "nbgrader-template",
+    nbg = None if args.skip_nbgrader else make_nbgrader_course(base, work / "nbgrader-template",
                                                                 notebooks)
-    # Warm the page cache (torch's files) once for both, untimed.
-    NotebookClient(nbformat.read(notebooks[0], as_version=4), timeout=300,
-                   kernel_name="python3", allow_errors=True).execute()
-    ours, theirs, floors = [], [], []
+    # Warm the page cache (torch's files) once for all, untimed.
+    run_floor(notebooks[:1])
+    ours: dict[str | None, list[Run]] = {start: [] for start in starts}
+    theirs, floors = [], []
     for r in range(args.rounds):  # alternate, so the shared machine's drift hits all alike
-        print(f"round {r + 1}/{args.rounds}: autograder ...", end="", flush=True)
-        ours.append(run_ours(course, subs, work, f"r{r}", args.n))
-        print(f" {ours[-1].wall_s:.1f} s", end="", flush=True)
+        print(f"round {r + 1}/{args.rounds}:", end="", flush=True)
+        for start, course in courses.items():
+            print(f" autograder{f' ({start})' if start else ''} ...", end="", flush=True)
+            ours[start].append(run_ours(course, subs, work, f"r{r}-{start or 'default'}", args.n))
+            print(f" {ours[start][-1].wall_s:.1f} s;", end="", flush=True)
         if nbg:
-            print("; nbgrader ...", end="", flush=True)
+            print(" nbgrader ...", end="", flush=True)
             theirs.append(run_nbgrader(nbg, work, f"r{r}", args.n))
-            print(f" {theirs[-1].wall_s:.1f} s", end="", flush=True)
+            print(f" {theirs[-1].wall_s:.1f} s;", end="", flush=True)
         if not args.skip_floor:
-            print("; floor (nbclient) ...", end="", flush=True)
+            print(" floor (nbclient) ...", end="", flush=True)
             floors.append(run_floor(notebooks))
             print(f" {floors[-1].wall_s:.1f} s", end="", flush=True)
         print()
-    report(args, ours, theirs, floors)
+    print()
+    print(f"== {args.n} submissions of {args.assignment}, {args.rounds} round(s), medians; "
+          f"load average now {os.getloadavg()[0]:.1f} ==")
+    if theirs:
+        t = _median(theirs)
+        print(f"nbgrader autograde (sequential):    {t:7.1f} s  {60 * args.n / t:6.1f} "
+              f"submissions/min   (time only: its hidden cells using check/reference/in_kernel "
+              f"fail)")
+    if floors:
+        f = _median(floors)
+        print(f"floor, bare nbclient (sequential):  {f:7.1f} s  {60 * args.n / f:6.1f} "
+              f"submissions/min   {f / args.n:.2f} s per notebook")
+    for start in starts:
+        report(args, start, ours[start], theirs, floors)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _variant(course: Course, start: str | None) -> Course:
+    """The same course with grading.kernel_start set: one course file per way of starting."""
+    if start is None:
+        return course
+    toml = course.toml.with_name(f"course-{start}.toml")
+    toml.write_text(course.toml.read_text().replace(
+        "[grading]\n", f'[grading]\nkernel_start = "{start}"\n'), encoding="utf-8")
+    return replace(course, toml=toml)
 
 
 def _median(runs: list[Run]) -> float:
     return statistics.median(r.wall_s for r in runs)
 
 
-def report(args, ours: list[Run], theirs: list[Run], floors: list[Run]) -> None:
+def report(args, start: str | None, ours: list[Run], theirs: list[Run],
+           floors: list[Run]) -> None:
     n = args.n
     o = _median(ours)
     results = ours[-1].extra["results"]
@@ -539,39 +574,31 @@ def report(args, ours: list[Run], theirs: list[Run], floors: list[Run]) -> None:
         statuses[res.status] = statuses.get(res.status, 0) + 1
     points = sorted({res.points for res in results})
     found = re.search(r"(\d+) worker\(s\)", ours[-1].extra["log"])
-    workers = found.group(1) if found else "?"
+    workers = int(found.group(1)) if found else 1
     engine_s = statistics.mean(res.runtime_s for res in results)
-    sandboxes = sorted({res.sandbox for res in results})
-    print()
-    print(f"== {n} submissions of {args.assignment}, {len(ours)} round(s), medians ==")
-    print(f"autograder grade (sandbox {'/'.join(sandboxes)}, {workers} workers): {o:7.1f} s   "
-          f"{60 * n / o:6.1f} submissions/min   ({', '.join(f'{v} {k}' for k, v in statuses.items())};"
+    sandboxes = "/".join(sorted({res.sandbox for res in results}))
+    print(f"-- autograder grade, kernel_start {start or '(course default)'}: sandbox {sandboxes}, "
+          f"{workers} workers")
+    print(f"   wall {o:.1f} s  ({', '.join(f'{r.wall_s:.1f}' for r in ours)}), "
+          f"{60 * n / o:.1f} submissions/min   ({', '.join(f'{v} {k}' for k, v in statuses.items())};"
           f" points seen {points})")
     if theirs:
-        t = _median(theirs)
-        print(f"nbgrader autograde (sequential):   {t:7.1f} s   {60 * n / t:6.1f} submissions/min"
-              f"   (time only: its hidden cells using check/reference/in_kernel fail)")
-        print(f"throughput autograder / nbgrader: {t / o:.2f}x   (target >= 3x)")
+        print(f"   throughput autograder / nbgrader: {_median(theirs) / o:.2f}x   (target >= 3x)")
     if floors:
-        f = _median(floors)
-        per_floor = f / n
-        slots = int(workers) if workers.isdigit() else 1
-        per_slot = o * slots / n
-        print(f"floor, bare nbclient (sequential): {f:7.1f} s   {60 * n / f:6.1f} submissions/min"
-              f"   {per_floor:.2f} s per notebook")
-        print(f"per submission: autograder {per_slot:.2f} s of a worker slot (wall x workers / N), "
-              f"{engine_s:.2f} s engine time (mean runtime_s of the results); floor {per_floor:.2f} s")
-        print(f"overhead above the floor: {per_slot - per_floor:+.2f} s "
+        per_floor = _median(floors) / n
+        per_slot = o * workers / n
+        print(f"   per submission: {per_slot:.2f} s of a worker slot (wall x workers / N), "
+              f"{engine_s:.2f} s engine time (mean runtime_s); floor {per_floor:.2f} s")
+        print(f"   overhead above the floor: {per_slot - per_floor:+.2f} s "
               f"({(per_slot - per_floor) / per_floor:+.0%}) per worker slot, "
               f"{engine_s - per_floor:+.2f} s ({(engine_s - per_floor) / per_floor:+.0%}) "
               f"by engine time   (target <= +15%)")
-    peaks = [r.extra["sampler"] for r in ours]
-    s = max(peaks, key=lambda p: p.peak_sum_mb)
-    print(f"grader peak RSS (its own processes, kernels aside): {s.peak_sum_mb:.0f} MB summed over"
+    s = max((r.extra["sampler"] for r in ours), key=lambda p: p.peak_sum_mb)
+    print(f"   grader peak RSS (its own processes, kernels aside): {s.peak_sum_mb:.0f} MB summed over"
           f" {max(x.processes for x in s.samples)} processes; largest single process "
           f"{s.peak_process_mb:.0f} MB (VmHWM)")
-    for pid, kb in sorted(s.hwm_kb.items(), key=lambda kv: -kv[1])[:6]:
-        print(f"    pid {pid:>7} VmHWM {kb / 1024:6.0f} MB  {s.names.get(pid, '')}")
+    for pid, kb in sorted(s.hwm_kb.items(), key=lambda kv: -kv[1])[:4]:
+        print(f"      pid {pid:>7} VmHWM {kb / 1024:6.0f} MB  {s.names.get(pid, '')}")
 
 
 # ---------------------------------------------------------------- --light: memory and gradebook
@@ -582,8 +609,8 @@ def light(args) -> None:
     print(f"commit:  {_git()}")
     n = args.light
     if n > 0:
-        course = make_course(work / "course", "tiny", n, kernel_start=args.kernel_start,
-                             workers=args.workers)
+        start = (args.kernel_start or "").split(",")[0] or None
+        course = make_course(work / "course", "tiny", n, kernel_start=start, workers=args.workers)
         subs = work / "submissions"
         make_batch(course, subs, n)
         print(f"grading {n} light submissions of the engine tests' `tiny` assignment ...",
@@ -649,8 +676,10 @@ def main() -> None:
                              "course assignment (hw1_features, hw2_mlp)")
     parser.add_argument("--workers", type=int, default=None,
                         help="grading.workers of the benchmark course (default: sized by it)")
-    parser.add_argument("--kernel-start", choices=("template", "bwrap"), default=None,
-                        help="grading.kernel_start of the benchmark course (default: the engine's)")
+    parser.add_argument("--kernel-start", default=None, metavar="WAY[,WAY]",
+                        help="grading.kernel_start of the benchmark course: template, bwrap, or "
+                             "both (template,bwrap: each graded in every round, before/after); "
+                             "default: the engine's")
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--light", type=int, default=None, metavar="N",
