@@ -172,14 +172,20 @@ def square(x):
 }
 
 
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes nothing
+        cell["id"] = f"cell-{i}"
+    write_notebook(nb, path)
+
+
 def main() -> None:
-    write_notebook(source(), HERE / "source" / "tiny" / "tiny.ipynb")
-    write_notebook(submission(), HERE / "submissions" / "solution.ipynb")
-    write_notebook(submission(solved=False), HERE / "submissions" / "unanswered.ipynb")
+    write(source(), HERE / "source" / "tiny" / "tiny.ipynb")
+    write(submission(), HERE / "submissions" / "solution.ipynb")
+    write(submission(solved=False), HERE / "submissions" / "unanswered.ipynb")
     hostile = HERE / "hostile"
     for name, attack in HOSTILE.items():
         answers = {**STUB, **attack.get("answers", {})}
-        write_notebook(submission(answers, attack.get("extra", [])), hostile / f"{name}.ipynb")
+        write(submission(answers, attack.get("extra", [])), hostile / f"{name}.ipynb")
 
 
 if __name__ == "__main__":
