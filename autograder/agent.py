@@ -53,6 +53,11 @@ class Agent:
                       "traceback": traceback.format_exc()[-4000:]}
         display({RESULT_MIME: {"nonce": nonce, "value": answer}}, raw=True)
 
+    def serve_file(self, nonce, path):
+        with open(path, encoding="ascii") as fh:
+            blob = fh.read()
+        self.serve(nonce, blob)
+
     def handle(self, request):
         op = request["op"]
         if op == "call":

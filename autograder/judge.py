@@ -33,6 +33,7 @@ from .results import (
 )
 
 MAX_VALUE_BYTES = 64 * 2**20  # a student variable bigger than this stays in the kernel
+INLINE_REQUEST_BYTES = 64 * 1024  # bigger requests go through a file
 
 
 class StudentError(Exception):
@@ -70,12 +71,26 @@ class KernelLink:
     def request(self, request: dict, *, what: str = "") -> Any:
         nonce = secrets.token_hex(8)
         blob = codec.encode_request(request, ref_of=_ref_of)
-        code = (f"__import__('sys').modules['_autograder_agent'].agent"
-                f".serve({nonce!r}, {blob!r})")
+        agent = "__import__('sys').modules['_autograder_agent'].agent"
+        exchange = self.kernel.box.ipc_dir if self.kernel.box is not None else None
         remaining = self.deadline() - time.monotonic()
         if remaining <= 0:
             raise KernelTimeout(f"{what}: no time left for this test")
-        run = self.kernel.execute(code, timeout=remaining)
+        if len(blob) > INLINE_REQUEST_BYTES and exchange is not None:
+            # A big argument (a data set, a tensor) travels as a file in the folder the kernel
+            # shares with us: megabytes of string literal in the code would cost seconds to parse.
+            path = exchange / f"request-{nonce}.b64"
+            path.write_text(blob, encoding="ascii")
+            path.chmod(0o644)
+            code = f"{agent}.serve_file({nonce!r}, {str(path)!r})"
+        else:
+            path = None
+            code = f"{agent}.serve({nonce!r}, {blob!r})"
+        try:
+            run = self.kernel.execute(code, timeout=remaining)
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
         if run.status == TIMEOUT:
             raise KernelTimeout(f"{what} ran past the time limit")
         if run.status == DIED or not self.kernel.alive():

@@ -167,3 +167,23 @@ def test_require_sandbox_refuses_without_bubblewrap(monkeypatch):
     with pytest.raises(SandboxUnavailable, match="--no-require-sandbox"):
         sandbox.sandbox_level(required=True)
     assert sandbox.sandbox_level(required=False) == sandbox.NONE
+
+
+def test_big_arguments_travel_through_a_file_that_is_removed():
+    import time
+
+    import numpy as np
+
+    from autograder import judge
+    from autograder.config import Limits
+    from autograder.engine import BOOT
+    from autograder.kernel import Kernel
+
+    with Kernel(limits=Limits(), level=sandbox.TEMPLATE, prelude=BOOT) as kernel:
+        kernel.execute("import numpy as np\ndef total(x):\n    return float(np.asarray(x).sum())",
+                       timeout=20)
+        link = judge.KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
+        total = judge.KernelName("total", link)
+        assert total(np.arange(10.0)) == 45.0  # inline
+        assert total(np.ones(10**6)) == 10**6  # through the shared folder
+        assert not list(kernel.box.ipc_dir.glob("request-*"))
