@@ -10,6 +10,7 @@ import builtins
 import contextlib
 import inspect
 import linecache
+import os
 import secrets
 import time
 import traceback
@@ -80,8 +81,10 @@ class KernelLink:
             # A big argument (a data set, a tensor) travels as a file in the folder the kernel
             # shares with us: megabytes of string literal in the code would cost seconds to parse.
             path = exchange / f"request-{nonce}.b64"
-            path.write_text(blob, encoding="ascii")
-            path.chmod(0o644)
+            # The kernel owns that folder: never follow or reuse a name it may have planted.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(blob)
             code = f"{agent}.serve_file({nonce!r}, {str(path)!r})"
         else:
             path = None

@@ -40,6 +40,7 @@ LOCK_DIR = Path(tempfile.gettempdir()) / "autograder-uids"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SYSTEM_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/localtime")
 TEMPLATE_SCRIPT = Path(__file__).with_name("template.py")
+EXCHANGE_MB = 512  # sockets, the connection file, and judge requests too big to inline
 # Imported once by the template, so kernels start with them loaded (CUDA stays uninitialised).
 PRELOAD = ("ipykernel.kernelapp", "numpy", "torch")
 
@@ -345,12 +346,38 @@ class SandboxProcess:
         if self.cgroup is not None:
             self.cgroup.kill_all()
             self.cgroup.remove()
+        if self.level in FULL:
+            _unmount_exchange(self.ipc_dir)
         shutil.rmtree(self.ipc_dir, ignore_errors=True)
         if self.root_dir is not None:
             with contextlib.suppress(OSError):
                 self.root_dir.rmdir()
         if self.lease is not None:
             self.lease.release()
+
+
+_libc = None
+
+
+def _mount_exchange(path: Path, *, uid: int, size_mb: int) -> bool:
+    """A sized tmpfs on the folder the kernel shares with the grader (sockets, big requests).
+
+    The kernel must be able to write there (its sockets), and the folder lives on the host: without
+    a size, a kernel could fill the grader's disk through it.
+    """
+    global _libc
+    import ctypes
+
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    options = f"size={size_mb * 2**20},mode=0700,uid={uid},gid={uid},nr_inodes=4096"
+    return _libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", ctypes.c_ulong(2 | 4 | 8),
+                       options.encode()) == 0  # nosuid, nodev, noexec
+
+
+def _unmount_exchange(path: Path) -> None:
+    if _libc is not None:
+        _libc.umount2(str(path).encode(), 2)  # MNT_DETACH
 
 
 class ForkedProcess:
@@ -450,8 +477,9 @@ def start(command_for: callable, *, limits: Limits, level: str, gpu_devices: lis
         env = kernel_env(limits, threads)
         if level in FULL:
             lease = UidLease.acquire()
-            os.chown(ipc_dir, lease.uid, lease.uid)
-            ipc_dir.chmod(0o700)
+            if not _mount_exchange(ipc_dir, uid=lease.uid, size_mb=EXCHANGE_MB):
+                raise SandboxUnavailable(f"cannot mount a tmpfs on {ipc_dir}",
+                                         hint="grade as root on Linux, as CI and the container do")
             cgroup = Cgroup(f"{os.getpid()}-{lease.uid}-{time.monotonic_ns()}",
                             memory_mb=limits.memory_mb, processes=limits.processes)
             command = command_for(ipc_dir, lease.uid)
@@ -484,6 +512,7 @@ def start(command_for: callable, *, limits: Limits, level: str, gpu_devices: lis
             cgroup.remove()
         if lease is not None:
             lease.release()
+            _unmount_exchange(ipc_dir)
         shutil.rmtree(ipc_dir, ignore_errors=True)
         if root_dir is not None:
             with contextlib.suppress(OSError):

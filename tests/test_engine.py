@@ -26,7 +26,8 @@ HOSTILE = sorted((DATA / "hostile").glob("*.ipynb"))
 # Kernels start two ways (grading.kernel_start); the whole corpus runs against the default
 # (forked from the template), the escapes that differ most between the two against bubblewrap.
 BWRAP_CORPUS = ("read_files_outside", "socket_to_loopback", "print_environment", "kill_parent",
-                "fork_bomb", "memory_bomb", "disk_fill", "ignoring_signals")
+                "fork_bomb", "memory_bomb", "disk_fill", "ignoring_signals",
+                "exchange_folder_attack")
 CASES = [("template", p) for p in HOSTILE] + [("bwrap", p) for p in HOSTILE
                                                if p.stem in BWRAP_CORPUS]
 SECRET = "planted-grader-secret-7f3a9c"
@@ -106,8 +107,9 @@ def loopback_listener():
 def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook, monkeypatch,
                                                         loopback_listener):
     monkeypatch.setenv("AUTOGRADER_PLANTED_SECRET", SECRET)
-    pwned = Path("/tmp/autograder-pwned")
+    pwned, victim = Path("/tmp/autograder-pwned"), Path("/tmp/autograder-victim")
     pwned.unlink(missing_ok=True)
+    victim.unlink(missing_ok=True)
     result = grade(started_with(course, start), notebook)
     assert result.sandbox == start
     assert result.points == 0.0, [(q.grade_id, q.status, q.message) for q in result.questions]
@@ -118,6 +120,7 @@ def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook,
     assert "HIDDEN-EXPECTED" not in text and "SECRET_SCALE" not in text
     assert loopback_listener == []  # no connection reached the host's loopback
     assert not pwned.exists()  # nothing from the kernel was unpickled in the judge
+    assert not victim.exists()  # the grader followed no link the kernel planted
     assert os.getpid() > 0  # the grader is alive: we are still here to check
 
 
@@ -187,3 +190,27 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
         assert total(np.arange(10.0)) == 45.0  # inline
         assert total(np.ones(10**6)) == 10**6  # through the shared folder
         assert not list(kernel.box.ipc_dir.glob("request-*"))
+
+
+@pytest.mark.parametrize("level", [sandbox.TEMPLATE, sandbox.BWRAP])
+def test_the_folder_shared_with_the_host_is_bounded(level):
+    """The kernel must write its sockets in a folder that lives on the host: a sized tmpfs."""
+    from autograder.config import Limits
+    from autograder.kernel import Kernel
+
+    with Kernel(limits=Limits(cell_timeout=60), level=level) as kernel:
+        shared = kernel.box.ipc_dir
+        run = kernel.execute(
+            "import os\n"
+            f"written = 0\n"
+            "try:\n"
+            "    for i in range(40):\n"
+            f"        with open('{shared}/fill-%d' % i, 'wb') as fh:\n"
+            "            for _ in range(32):\n"
+            "                fh.write(b'0' * 2**20); written += 2**20\n"
+            "except OSError as exc:\n"
+            "    print('refused', exc.errno)\n"
+            "print(written >> 20)", timeout=60)
+    lines = run.output.split()
+    assert "refused" in lines and int(lines[-1]) <= sandbox.EXCHANGE_MB
+    assert not shared.exists()

@@ -43,7 +43,7 @@ with check("random inputs match the reference", points=1):
 ### END HIDDEN TESTS'''
 TEST_MEAN = '''assert mean_of([1, 2, 3]) == 2.0, "mean_of([1, 2, 3]) should be 2.0"
 ### BEGIN HIDDEN TESTS
-values = SECRET_SCALE * np.random.default_rng(11).normal(size=100)
+values = SECRET_SCALE * np.random.default_rng(11).normal(size=20000)  # big: sent as a file
 with check("hidden values", points=1):
     got = mean_of(values)
     assert isinstance(got, float), f"mean_of should return a float, got {type(got).__name__}"
@@ -168,6 +168,24 @@ def square(x):
     "fake_scores": {"extra": ["from IPython.display import display\nprint('{\"points\": 5, \"status\": \"graded\"} ALL TESTS PASSED')\nfor n in range(20):\n    display({'application/vnd.autograder.result+json': {'nonce': 'x', 'value': {'t': 'float', 'v': '1.0'}}}, raw=True)"],
                     "answers": {"square": "from IPython.display import display\nimport numpy as np\ndef square(x):\n    display({'application/vnd.autograder.result+json': {'nonce': 'guess', 'value': {'t': 'ndarray', 'dtype': '|O', 'shape': [1], 'b64': ''}}}, raw=True)\n    return np.zeros(len(x))"}},
     "agent_tamper": {"extra": ["import sys\nagent = sys.modules['_autograder_agent'].agent\nagent.encode = lambda value, depth=0: {'t': 'float', 'v': '4.0'}"]},
+    "exchange_folder_attack": {"extra": ["""import os
+from ipykernel.connect import get_connection_file
+shared = os.path.dirname(get_connection_file())
+# Links where the grader might write its requests, then fill the folder shared with the host.
+for i in range(2000):
+    try:
+        os.symlink('/tmp/autograder-victim', os.path.join(shared, f'request-{i:016x}.b64'))
+    except OSError:
+        break
+written = 0
+try:
+    for i in range(64):
+        with open(os.path.join(shared, f'fill-{i}'), 'wb') as fh:
+            for _ in range(32):
+                fh.write(b'0' * 2**20)
+                written += 2**20
+except OSError as exc:
+    print('stopped after', written >> 20, 'MB:', exc)"""]},
     "pickle_payload": {"answers": {"square": "import pickle, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/autograder-pwned',))\ndef square(x):\n    return pickle.dumps(Evil())"}},
 }
 
