@@ -15,6 +15,12 @@ def _course(args: argparse.Namespace):
     return load_course(args.course)
 
 
+def _sandbox_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-require-sandbox", action="store_true",
+                        help="grade UNSANDBOXED where the sandbox is impossible (not root, no "
+                             "bubblewrap); every result records it (development only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autograder",
@@ -39,16 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate", help="grade each homework's solution, stub and mutants; exit 1 on a miss")
     validate.add_argument("assignments", nargs="+", metavar="HW", help="assignments to validate")
-    validate.add_argument("--no-sandbox", action="store_true",
-                          help="grade without bubblewrap where it is missing (development only)")
+    _sandbox_option(validate)
     validate.set_defaults(run=_run_validate)
     one = sub.add_parser("grade-one", help="grade one submitted notebook and print its result")
     one.add_argument("notebook", type=Path, metavar="NOTEBOOK")
     one.add_argument("--assignment", required=True, metavar="HW")
     one.add_argument("--out", type=Path, default=None, metavar="JSON",
                      help="also write the result document there")
-    one.add_argument("--no-require-sandbox", action="store_true",
-                     help="grade without bubblewrap where it is missing (development only)")
+    _sandbox_option(one)
     one.set_defaults(run=_run_grade_one)
     grade = sub.add_parser("grade", help="grade every submission of an assignment")
     grade.add_argument("assignment", metavar="HW")
@@ -65,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="submission_id,submitted_at (default: SUBMISSIONS/manifest.csv)")
     grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
                        help="feedback pages (default: feedback/HW/ next to course.toml)")
-    grade.add_argument("--no-require-sandbox", action="store_true",
-                       help="grade without bubblewrap where it is missing (development only)")
+    _sandbox_option(grade)
     grade.set_defaults(run=_run_grade)
     gradebook = sub.add_parser("gradebook", help="grades.xlsx, grades.csv and a Moodle import CSV")
     gradebook.add_argument("assignments", nargs="+", metavar="HW")
@@ -117,7 +120,7 @@ def _run_validate(args: argparse.Namespace) -> int:
             print(f"{name}: {row.submission}: {row.verdict}", file=sys.stderr, flush=True)
 
         reports.append(validate_assignment(course=course, assignment=name,
-                                           require_sandbox=not args.no_sandbox,
+                                           require_sandbox=not args.no_require_sandbox,
                                            on_row=progress))
     print(render_table(reports))
     misses = sum(len(r.misses) for r in reports)
