@@ -214,3 +214,16 @@ def test_the_folder_shared_with_the_host_is_bounded(level):
     lines = run.output.split()
     assert "refused" in lines and int(lines[-1]) <= sandbox.EXCHANGE_MB
     assert not shared.exists()
+
+
+def test_grade_one_command_prints_the_result_and_writes_it(tmp_path, capsys):
+    from autograder import cli
+    from autograder.results import read_result
+
+    out = tmp_path / "result.json"
+    code = cli.main(["--course", str(DATA / "course.toml"), "grade-one",
+                     str(DATA / "submissions" / "solution.ipynb"), "--assignment", "tiny",
+                     "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "graded, 4/5 points" in printed and "test_square" in printed
+    assert read_result(out).points == 4.0
