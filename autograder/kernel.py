@@ -99,7 +99,7 @@ class Kernel:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if not self.box.alive():
-                raise RuntimeError("the kernel exited while starting")
+                raise RuntimeError(f"the kernel exited while starting ({self._cage_error()})")
             try:
                 client.wait_for_ready(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
                 break
@@ -110,6 +110,15 @@ class Kernel:
             result = self.execute(self.prelude, timeout=START_TIMEOUT_S)
             if result.status != OK:
                 raise RuntimeError(f"the grader's agent did not load: {result.evalue}")
+
+    def _cage_error(self) -> str:
+        """Why the template could not build the cage, as its child wrote it (no link followed)."""
+        try:
+            fd = os.open(self.box.ipc_dir / "cage-error.txt", os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return "no reason given"
+        with os.fdopen(fd, errors="replace") as fh:
+            return fh.read(500)
 
     def close(self) -> None:
         if self.box is not None:

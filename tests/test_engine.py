@@ -227,3 +227,13 @@ def test_grade_one_command_prints_the_result_and_writes_it(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0 and "graded, 4/5 points" in printed and "test_square" in printed
     assert read_result(out).points == 4.0
+
+
+def test_a_cage_that_cannot_be_built_says_why():
+    from autograder.config import Limits
+    from autograder.kernel import Kernel
+
+    kernel = Kernel(limits=Limits(), level=sandbox.TEMPLATE, gpu_devices=["/dev/nvidia-absent"])
+    with pytest.raises(RuntimeError, match="nvidia-absent"):
+        kernel.start()
+    kernel.close()
