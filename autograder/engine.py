@@ -87,31 +87,29 @@ def _solution_code(code: str) -> str:
                      if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
 
 
-def _setup_cells(source) -> list[tuple[int, str, bool]]:
-    """(index, code, runs-in-judge) for every locked code cell of the source.
+def _setup_cells(source) -> dict[int, bool]:
+    """Every locked code cell of the source: its index → whether it runs in the judge too.
 
     Setup cells (before the first answer) also run in the judge, so tests see the same imports
     and data; later locked cells (demos, training runs) run in the kernel only, unless the cell's
     metadata says `autograder.judge`.
     """
-    out, seen_answer = [], False
+    out, seen_answer = {}, False
     for cell, raw in zip(cells_of(source), source.cells, strict=True):
         if cell.role in (Role.ANSWER, Role.WRITTEN):
             seen_answer = True
         if cell.role == Role.LOCKED and cell.cell_type == "code":
             flag = raw.get("metadata", {}).get("autograder", {}).get("judge")
-            out.append((cell.index, cell.source, (not seen_answer) if flag is None else bool(flag)))
+            out[cell.index] = (not seen_answer) if flag is None else bool(flag)
     return out
 
 
 def build_reference(source, filename: str) -> types.SimpleNamespace:
     """The instructor's answers executed in the judge: `reference.f(...)` in hidden tests."""
     namespace: dict = {"__name__": "__reference__"}
+    in_judge = {i for i, flag in _setup_cells(source).items() if flag}
     for cell in cells_of(source):
-        if cell.cell_type != "code":
-            continue
-        if cell.role == Role.ANSWER or (cell.role == Role.LOCKED and cell.index in
-                                        {i for i, _, j in _setup_cells(source) if j}):
+        if cell.cell_type == "code" and (cell.role == Role.ANSWER or cell.index in in_judge):
             code = strip_magics(_solution_code(cell.source))
             exec(judge.compile_cell(code, f"<reference {filename} cell {cell.number}>"),  # noqa: S102
                  namespace)
@@ -252,7 +250,7 @@ class _Session:
                 self.result.flag("gpu_not_used", "the kernel never used the GPU")
 
     def _walk(self) -> None:
-        setup = {i: in_judge for i, _, in_judge in _setup_cells(self.source)}
+        setup = _setup_cells(self.source)
         cellrun = judge.CellRun()
         namespace: dict = {"__name__": "__judge__", "__cellrun__": cellrun}
         student_bound: set[str] = set()
