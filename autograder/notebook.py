@@ -70,6 +70,16 @@ def role_of(cell: nbformat.NotebookNode) -> Role:
     return Role.FREE
 
 
+def nbgrader_metadata(grade_id: str, *, solution: bool = False, grade: bool = False,
+                      locked: bool = False, points: float = 0) -> dict:
+    """A cell's metadata as JupyterLab's "Create Assignment" panel writes it (for built notebooks)."""
+    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
+            "schema_version": 3}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
 def cells_of(nb: nbformat.NotebookNode) -> list[Cell]:
     out = []
     for i, cell in enumerate(nb.cells):

@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.config import Assignment, load_course  # noqa: E402
+from autograder.notebook import nbgrader_metadata  # noqa: E402
 from autograder.release import apply_steps, read_source, release_steps, solution_steps  # noqa: E402
 from autograder.results import (  # noqa: E402
     CheckResult,
@@ -133,12 +134,6 @@ with check("parameter count", points=1):
 ### END HIDDEN TESTS'''
 
 
-def _nbg(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
-    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
-            "schema_version": 3}
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
 
 
 def small_source() -> nbformat.NotebookNode:
@@ -149,13 +144,13 @@ def small_source() -> nbformat.NotebookNode:
         new_code_cell('TEAM = ["<student id>", "<student id>"]',
                       metadata={"autograder": {"team": True}}),
         new_markdown_cell("# A small MLP\nA forward pass in numpy, then the same net in PyTorch.",
-                          metadata=_nbg("intro", locked=True)),
-        new_code_cell(SETUP, metadata=_nbg("setup", locked=True)),
-        new_code_cell(FORWARD, metadata=_nbg("forward", solution=True)),
-        new_code_cell(TEST_FORWARD, metadata=_nbg("test_forward", grade=True, locked=True,
+                          metadata=nbgrader_metadata("intro", locked=True)),
+        new_code_cell(SETUP, metadata=nbgrader_metadata("setup", locked=True)),
+        new_code_cell(FORWARD, metadata=nbgrader_metadata("forward", solution=True)),
+        new_code_cell(TEST_FORWARD, metadata=nbgrader_metadata("test_forward", grade=True, locked=True,
                                                   points=3)),
-        new_code_cell(MLP, metadata=_nbg("mlp", solution=True)),
-        new_code_cell(TEST_MLP, metadata=_nbg("test_mlp", grade=True, locked=True, points=2)),
+        new_code_cell(MLP, metadata=nbgrader_metadata("mlp", solution=True)),
+        new_code_cell(TEST_MLP, metadata=nbgrader_metadata("test_mlp", grade=True, locked=True, points=2)),
     ]
     return nb
 

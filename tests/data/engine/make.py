@@ -16,15 +16,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[2]))
-from autograder.notebook import write_notebook  # noqa: E402
+from autograder.notebook import nbgrader_metadata, write_notebook  # noqa: E402
 
 
-def nbg(grade_id, *, solution=False, grade=False, locked=False, points=0):
-    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
-            "schema_version": 3}
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
 
 
 SQUARE = '''def square(x):
@@ -57,17 +51,17 @@ def source() -> nbformat.NotebookNode:
     nb.cells = [
         new_code_cell('TEAM = ["<student id>", "<student id>"]', metadata={"autograder": {"team": True}}),
         new_markdown_cell("# A tiny assignment\nTwo functions and a written answer.",
-                          metadata=nbg("intro", locked=True)),
-        new_code_cell("import numpy as np\nSECRET_SCALE = 3.0", metadata=nbg("setup", locked=True)),
-        new_code_cell(SQUARE, metadata=nbg("square", solution=True)),
-        new_code_cell(TEST_SQUARE, metadata=nbg("test_square", grade=True, locked=True, points=2)),
-        new_code_cell(MEAN, metadata=nbg("mean", solution=True)),
-        new_code_cell(TEST_MEAN, metadata=nbg("test_mean", grade=True, locked=True, points=2)),
+                          metadata=nbgrader_metadata("intro", locked=True)),
+        new_code_cell("import numpy as np\nSECRET_SCALE = 3.0", metadata=nbgrader_metadata("setup", locked=True)),
+        new_code_cell(SQUARE, metadata=nbgrader_metadata("square", solution=True)),
+        new_code_cell(TEST_SQUARE, metadata=nbgrader_metadata("test_square", grade=True, locked=True, points=2)),
+        new_code_cell(MEAN, metadata=nbgrader_metadata("mean", solution=True)),
+        new_code_cell(TEST_MEAN, metadata=nbgrader_metadata("test_mean", grade=True, locked=True, points=2)),
         new_markdown_cell("Why does the mean of normal values approach 0?",
-                          metadata=nbg("why_header", locked=True)),
+                          metadata=nbgrader_metadata("why_header", locked=True)),
         new_markdown_cell("=== BEGIN MARK SCHEME ===\nlaw of large numbers\n=== END MARK SCHEME ===\n"
                           "### BEGIN SOLUTION\nLaw of large numbers.\n### END SOLUTION",
-                          metadata=nbg("why", solution=True, grade=True, points=1)),
+                          metadata=nbgrader_metadata("why", solution=True, grade=True, points=1)),
     ]
     return nb
 
