@@ -6,14 +6,12 @@ Nothing the kernel says is executed or unpickled: answers are decoded by codec.d
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import inspect
 import linecache
 import os
 import secrets
 import time
-import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -313,18 +311,7 @@ def run_in_judge(code: str, filename: str, namespace: dict) -> CellRun:
             raise
         run.error = exc
         run.message = describe_error(exc)
-        if not isinstance(exc, AssertionError | StudentError | NotAttempted | KernelTimeout
-                          | KernelGone | NameError | codec.NotComparable | codec.CodecError):
-            # An error of the test itself (or a type error from a wrong return type): keep the
-            # last frames for the instructor, inside the judge's own files only.
-            tb = traceback.format_exception(exc)
-            run.message = describe_error(exc)
-            namespace.setdefault("__judge_tracebacks__", []).append("".join(tb)[-3000:])
     return run
-
-
-def judge_builtins() -> dict:
-    return dict(vars(builtins))
 
 
 def bind_student_names(namespace: dict, link: KernelLink, names: set[str]) -> None:
