@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from .atomic import write_atomic
 from .notebook import Role, cells_of, read_notebook, split_hidden
 from .results import SubmissionResult
 
@@ -107,13 +106,7 @@ def write_feedback(results: list[SubmissionResult], *, out: Path,
     written = []
     for result in results:
         path = out / f"{result.submission_id}.html"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=".html")
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; the pages are handed out
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(render(result, hidden=hidden, course_name=course_name))
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        # shared: the pages are handed out
+        write_atomic(path, render(result, hidden=hidden, course_name=course_name), shared=True)
         written.append(path)
     return written

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 import statistics
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_open
 from .config import Course
 from .errors import ConfigError
 from .late import lateness
@@ -340,25 +339,12 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
     return book
 
 
-def _atomic(path: Path, suffix: str) -> Path:
-    """A temporary file next to `path`, renamed over it once complete (never half a gradebook)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    os.fchmod(fd, 0o644)  # mkstemp makes it private; the staff share these files
-    os.close(fd)
-    return Path(tmp)
-
-
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    tmp = _atomic(path, ".csv")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # shared: the staff share these files; atomic: never half a gradebook
+    with atomic_open(path, shared=True, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _sheet(book, title: str, columns: list[str], rows: list[dict[str, Any]]):
@@ -406,9 +392,5 @@ def _write_xlsx(gb: Gradebook) -> None:
                    titles_from_data=True)
     chart.set_categories(Reference(dist, min_col=1, min_row=2, max_row=len(gb.histogram) + 1))
     dist.add_chart(chart, "D2")
-    tmp = _atomic(gb.xlsx, ".xlsx")
-    try:
-        book.save(tmp)
-        os.replace(tmp, gb.xlsx)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(gb.xlsx, "wb", shared=True) as fh:
+        book.save(fh)

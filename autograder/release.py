@@ -16,7 +16,6 @@ start with "." or "_" (keep instructor-only files, such as hidden test data, und
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
+from .atomic import write_atomic
 from .authoring import validate_source
 from .config import Assignment, Course
 from .errors import AuthoringError, SubmissionError
@@ -244,10 +244,7 @@ def release_assignment(*, course: Course, assignment: str) -> ReleaseResult:
         if path.is_file() and path.read_bytes() == content:
             result.unchanged.append(path)  # left alone: its timestamp stays too
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(content)
-        shutil.move(tmp, path)
+        write_atomic(path, content, shared=True)
         result.written.append(path)
     return result
 
