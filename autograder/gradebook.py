@@ -1,22 +1,55 @@
-"""The gradebook: results joined with the roster and course.toml, as a spreadsheet and two CSVs."""
+"""The gradebook: results and hand marks joined with the roster and course.toml, as a spreadsheet
+and two CSVs."""
 
 from __future__ import annotations
 
-import csv
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from .atomic import atomic_open
-from .config import Course
+from .config import Assignment, Course
 from .errors import ConfigError
 from .late import lateness
-from .results import GRADED, NOT_GRADED, PASSED, SubmissionResult, read_result
+from .marks import (
+    Mark,
+    MarkProblem,
+    TypedCell,
+    collect_marks,
+    decide_sheet_marks,
+    later,
+    results_root,
+    store_marks,
+)
+from .results import GRADED, NOT_ATTEMPTED, NOT_GRADED, PASSED, SubmissionResult, read_result
 from .roster import Roster, Student, apply_team_checks, check_teams, load_roster
+from .spreadsheet import (
+    COUNT,
+    DATE,
+    GRADE,
+    MARK,
+    MESSAGE,
+    NO_RESPONSE,
+    NOT_ENTERABLE,
+    PERCENT,
+    POINTS,
+    REFUSED,
+    SHARE,
+    TEXT,
+    Column,
+    EarlierSheet,
+    Sheet,
+    read_earlier,
+    write_csv,
+    write_workbook,
+)
+from .titles import headings_above, question_titles
 
 NO_SUBMISSION = "no submission"
+NO_RESPONSE_TEXT = "No response"
 MANUAL_SUFFIX = " (manual)"
 IDENTITY = ["student_id", "last_name", "first_name", "email"]
 BINS = 10  # bars of the grade distribution
@@ -24,7 +57,7 @@ BINS = 10  # bars of the grade distribution
 
 @dataclass
 class Gradebook:
-    columns: list[str]  # of the grades sheet and grades.csv
+    columns: list[str]  # keys of the grades sheet's columns and grades.csv's header
     rows: list[dict[str, Any]]  # one per roster student, then one per id not on the roster
     questions: list[dict[str, Any]]
     checks: list[dict[str, Any]]
@@ -33,6 +66,9 @@ class Gradebook:
     xlsx: Path
     csv: Path
     moodle_csv: Path
+    marks: list[dict[str, Any]] = field(default_factory=list)  # every hand mark, and its origin
+    labels: dict[str, str] = field(default_factory=dict)  # column key → header in the sheet
+    marks_taken: int = 0  # marks typed into the earlier grades.xlsx, stored by this run
 
 
 # ---------------------------------------------------------------- reading results
@@ -60,56 +96,52 @@ def collect_results(folders: list[Path], assignment: str) -> list[SubmissionResu
     return [best[k] for k in sorted(best)]
 
 
-def read_manual_points(path: Path) -> dict[tuple[str, str], Any]:
-    """Manual points typed into an earlier gradebook: (student id or submission, column) → value."""
-    if not path.exists():
-        return {}
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reason it cannot be read means the same
-        raise ConfigError(
-            f"cannot read the existing gradebook ({exc.__class__.__name__})", path=path,
-            hint="manual points typed there would be lost: close it in the spreadsheet program, "
-                 "or move it away to start a new gradebook") from None
-    try:
-        if "grades" not in book.sheetnames:
-            return {}
-        rows = book["grades"].iter_rows(values_only=True)
-        header = [str(h) if h is not None else "" for h in next(rows, ())]
-        manual = [i for i, h in enumerate(header) if h.endswith(MANUAL_SUFFIX)]
-        sid_at = header.index("student_id") if "student_id" in header else None
-        found: dict[tuple[str, str], Any] = {}
-        for row in rows:
-            for i in manual:
-                value = row[i] if i < len(row) else None
-                if value is None or value == "":
-                    continue
-                hw = header[i].split(" ", 1)[0]
-                sub_col = f"{hw} submission"
-                if sid_at is not None and row[sid_at] is not None:
-                    found[(str(row[sid_at]), header[i])] = value
-                if sub_col in header and row[header.index(sub_col)]:
-                    found.setdefault((f"submission:{row[header.index(sub_col)]}", header[i]), value)
-        return found
-    finally:
-        book.close()
-
-
-def as_points(value: Any) -> float | None:
-    """A typed number (a French spreadsheet may give '1,5'); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value).strip().replace(",", "."))
-    except ValueError:
-        return None
-
-
 # ---------------------------------------------------------------- deciding (pure)
+
+@dataclass(frozen=True)
+class Grade:
+    """One submission's grade: automatic and hand-marked points, late penalty, the result."""
+
+    auto: float  # points of the hidden tests
+    manual: float  # points marked by hand
+    top: float  # the notebook's points
+    scale: float  # the assignment's points in course.toml
+    late_days: int
+    penalty: float  # share taken away, 0 to 1
+    before_penalty: float  # on the assignment's scale
+    grade: float  # on the assignment's scale, after the penalty
+    to_mark: tuple[str, ...] = ()  # hand-marked questions without a mark yet
+    no_response: tuple[str, ...] = ()  # hand-marked questions left as the stub: 0
+
+
+def submission_grade(result: SubmissionResult, spec: Assignment, marks: dict[str, Mark], *,
+                     timezone_name: str) -> Grade:
+    """The grade of one submission from its result and its hand marks (by question)."""
+    auto = sum(q.points for q in result.questions if not q.manual) if result.questions \
+        else result.points
+    manual, to_mark, no_response = 0.0, [], []
+    for q in result.questions:
+        if not q.manual:
+            continue
+        mark = marks.get(q.grade_id)
+        if mark is not None and not mark.cleared:
+            manual += min(max(mark.points, 0.0), q.max_points)
+        elif q.status == NOT_ATTEMPTED:
+            no_response.append(q.grade_id)
+        else:
+            to_mark.append(q.grade_id)
+    top = result.max_points or sum(q.max_points for q in result.questions) or spec.points
+    try:
+        late = lateness(result.submitted_at, spec.due, spec.late_policy,
+                        timezone_name=timezone_name)
+    except ValueError:  # a time that cannot be read: flagged in the gradebook, never guessed
+        late = lateness(None, spec.due, spec.late_policy, timezone_name=timezone_name)
+    raw = min(auto + manual, top) / top * spec.points
+    return Grade(auto=round(auto, 4), manual=round(manual, 4), top=top, scale=spec.points,
+                 late_days=late.days, penalty=late.penalty, before_penalty=round(raw, 2),
+                 grade=round(raw * (1 - late.penalty), 2), to_mark=tuple(to_mark),
+                 no_response=tuple(no_response))
+
 
 def pick_submission(results: list[SubmissionResult]) -> SubmissionResult:
     """The one submission that counts for a student found in several: a graded one before the
@@ -127,13 +159,46 @@ def question_columns(results: list[SubmissionResult]) -> list[tuple[str, bool]]:
     return order
 
 
+def time_source(result: SubmissionResult) -> str:
+    """Where the submission time came from, and whether the student could set it.
+
+    Results written before they recorded it say nothing; the field is read defensively.
+    """
+    source = str(getattr(result, "submitted_at_source", "") or "")
+    controlled = bool(getattr(result, "submitted_at_student_controlled", False)) or any(
+        "student_controlled" in f.code for f in result.flags)
+    if controlled:
+        return f"{source} (set by the student)" if source else "set by the student"
+    return source
+
+
+def local_time(iso: str | None, timezone_name: str) -> datetime | str | None:
+    """A result's submission time in the course's zone, as a spreadsheet date (no zone)."""
+    if not iso:
+        return None
+    try:
+        at = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)  # shown as it is: a time that cannot be read is itself worth seeing
+    if at.tzinfo is None:
+        return at
+    return at.astimezone(ZoneInfo(timezone_name)).replace(tzinfo=None)
+
+
 @dataclass
 class _Assignment:
     name: str
+    spec: Assignment
     results: list[SubmissionResult]
     teams: dict[str, list[str]]  # submission id → credited team
     questions: list[tuple[str, bool]]
+    titles: dict[str, str]  # grade id → title
+    max_points: dict[str, float]  # grade id → points
+    marks: dict[str, dict[str, Mark]]  # submission id → question → mark
     by_student: dict[str, list[SubmissionResult]] = field(default_factory=dict)
+    mark_problems: list[MarkProblem] = field(default_factory=list)
+    kept: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # refused typed marks
+    grades: dict[str, Grade] = field(default_factory=dict)  # by submission id
 
 
 def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> _Assignment:
@@ -147,91 +212,194 @@ def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> 
     for result in results:
         for student in teams[result.submission_id]:
             by_student[student].append(result)
-    return _Assignment(name, results, teams, question_columns(results), dict(by_student))
+    questions = question_columns(results)
+    top: dict[str, float] = {}
+    for r in results:
+        for q in r.questions:
+            top[q.grade_id] = max(top.get(q.grade_id, 0.0), q.max_points)
+    titles = question_titles([qid for qid, _ in questions], headings_above(spec.notebook))
+    return _Assignment(name, spec, results, teams, questions, titles, top,
+                       collect_marks(folders, name), dict(by_student))
 
 
-def _cells(course: Course, hw: _Assignment, student_id: str,
-           manual: dict[tuple[str, str], Any]) -> tuple[dict[str, Any], float, list[str]]:
-    """One student's columns for one assignment, the grade, and the flags to show."""
-    spec = course.assignment(hw.name)
+def _grade_all(course: Course, hw: _Assignment) -> None:
+    hw.grades = {r.submission_id: submission_grade(r, hw.spec, hw.marks.get(r.submission_id, {}),
+                                                   timezone_name=course.timezone)
+                 for r in hw.results}
+
+
+# ---------------------------------------------------------------- marks typed into the sheet
+
+def _key(hw: str, qid: str, manual: bool) -> str:
+    return f"{hw} {qid}{MANUAL_SUFFIX if manual else ''}"
+
+
+def typed_cells(earlier: EarlierSheet, assignment: str) -> list[TypedCell]:
+    """The hand-marked cells of one assignment in an earlier gradebook, per student row."""
+    prefix = f"{assignment} "
+    submission_at, student_at, manual_at = None, None, {}
+    for i, label in enumerate(earlier.header):
+        info = earlier.columns.get(label)
+        key = info["key"] if info else label  # an older gradebook's headers were the keys
+        if key == f"{prefix}submission":
+            submission_at = i
+        elif key == "student_id":
+            student_at = i
+        elif key.startswith(prefix) and key.endswith(MANUAL_SUFFIX):
+            manual_at[i] = info["question"] if info else key[len(prefix):-len(MANUAL_SUFFIX)]
+    if submission_at is None or not manual_at:
+        return []
+    cells = []
+    for row in earlier.rows:
+        row = tuple(row) + (None,) * (len(earlier.header) - len(row))
+        sid = "" if row[submission_at] is None else str(row[submission_at]).strip()
+        student = str(row[student_at]) if student_at is not None and row[student_at] else ""
+        for i, qid in manual_at.items():
+            # A row without a submission holds nothing to mark; something typed there is
+            # reported (sid ""), never dropped silently.
+            if sid or row[i] not in (None, ""):
+                cells.append(TypedCell(sid, qid, student, row[i]))
+    return cells
+
+
+def _take_typed_marks(earlier: EarlierSheet, hw: _Assignment, store_in: Path) -> int:
+    """Store the marks typed into the earlier gradebook as the pairs' marks; returns how many."""
+    cells = typed_cells(earlier, hw.name)
+    if not cells:
+        return 0
+    written = None
+    if earlier.written is not None:
+        written = {(sid, q): v for (a, sid, q), v in earlier.written.items() if a == hw.name}
+    top = {(r.submission_id, q.grade_id): q.max_points
+           for r in hw.results for q in r.questions if q.manual}
+    decision = decide_sheet_marks(cells, written=written, stored=hw.marks, max_points=top,
+                                  edited_at=earlier.saved_at)
+    for sid, marks in decision.marks.items():
+        store_marks(results_root(store_in, hw.name), hw.name, sid, marks)
+        mine = hw.marks.setdefault(sid, {})
+        for mark in marks:
+            mine[mark.question] = later(mine.get(mark.question), mark)
+    hw.mark_problems, hw.kept = decision.problems, decision.kept
+    return sum(len(m) for m in decision.marks.values())
+
+
+def _manual_value(hw: _Assignment, result: SubmissionResult, qid: str) -> tuple[Any, str | None]:
+    """What the gradebook writes in a hand-marked cell (for both members), and its style."""
+    mark = hw.marks.get(result.submission_id, {}).get(qid)
+    if mark is not None and not mark.cleared:
+        return mark.points, None
+    q = next((q for q in result.questions if q.grade_id == qid), None)
+    if q is not None and q.status == NOT_ATTEMPTED:
+        return 0.0, NO_RESPONSE
+    return None, None
+
+
+# ---------------------------------------------------------------- the sheets' rows
+
+def _cells(hw: _Assignment, student_id: str, timezone_name: str
+           ) -> tuple[dict[str, Any], dict[str, str], float, list[str]]:
+    """One student's columns for one assignment, their styles, the grade, the flags to show."""
     p = f"{hw.name} "
     cells: dict[str, Any] = {}
+    styles: dict[str, str] = {}
     found = hw.by_student.get(student_id, [])
     if not found:
         cells[p + "status"] = NO_SUBMISSION
         cells[p + "grade"] = 0.0
-        return cells, 0.0, [f"{hw.name}: no submission"]
+        for qid, is_manual in hw.questions:
+            if is_manual:
+                key = _key(hw.name, qid, True)
+                styles[key] = NOT_ENTERABLE
+                if ("", qid, student_id) in hw.kept:
+                    cells[key], styles[key] = hw.kept[("", qid, student_id)], REFUSED
+        return cells, styles, 0.0, [f"{hw.name}: no submission"]
     result = pick_submission(found)
-    cells[p + "submission"] = result.submission_id
+    sid = result.submission_id
+    grade = hw.grades[sid]
+    cells[p + "submission"] = sid
     cells[p + "status"] = result.status
+    cells[p + "submitted at"] = local_time(result.submitted_at, timezone_name)
+    cells[p + "time from"] = time_source(result)
     points = {q.grade_id: q for q in result.questions}
-    auto, manual_total = 0.0, 0.0
     notes = []
+    if isinstance(cells[p + "submitted at"], str):
+        notes.append(f"{hw.name}: submission time unreadable, no late penalty applied")
     for qid, is_manual in hw.questions:
-        q = points.get(qid)
-        if is_manual:
-            column = p + qid + MANUAL_SUFFIX
-            typed = manual.get((student_id, column),
-                               manual.get((f"submission:{result.submission_id}", column)))
-            cells[column] = typed
-            if typed is not None:
-                value = as_points(typed)
-                if value is None:
-                    notes.append(f"{column}: {typed!r} is not a number")
-                else:
-                    top = q.max_points if q else value
-                    manual_total += min(max(value, 0.0), top)
+        key = _key(hw.name, qid, is_manual)
+        if not is_manual:
+            q = points.get(qid)
+            cells[key] = q.points if q else None
+            continue
+        if (sid, qid, student_id) in hw.kept:
+            cells[key], styles[key] = hw.kept[(sid, qid, student_id)], REFUSED
         else:
-            cells[p + qid] = q.points if q else None
-            auto += q.points if q else 0.0
-    if not result.questions:
-        auto = result.points
-    top = result.max_points or sum(q.max_points for q in result.questions) or spec.points
-    late = lateness(result.submitted_at, spec.due, spec.late_policy,
-                    timezone_name=course.timezone)
-    raw = min(auto + manual_total, top) / top * spec.points
-    grade = round(raw * (1 - late.penalty), 2)
-    cells[p + "auto"] = round(auto, 2)
-    cells[p + "late days"] = late.days
-    cells[p + "penalty"] = late.penalty
-    cells[p + "grade"] = grade
+            cells[key], style = _manual_value(hw, result, qid)
+            if style:
+                styles[key] = style
+    cells[p + "auto"] = grade.auto
+    cells[p + "late days"] = grade.late_days
+    cells[p + "penalty"] = grade.penalty
+    cells[p + "grade"] = grade.grade
+    if grade.to_mark:
+        notes.append(f"{hw.name}: to mark by hand: "
+                     + ", ".join(hw.titles.get(q, q) for q in grade.to_mark))
     notes += [f"{hw.name}: {f.code}" for f in result.flags]
+    notes += [f"{hw.name}: {problem.code} ({hw.titles.get(problem.question, problem.question)})"
+              for problem in hw.mark_problems if problem.submission_id == sid]
     if len(found) > 1:
-        notes.append(f"{hw.name}: counted {result.submission_id} of "
+        notes.append(f"{hw.name}: counted {sid} of "
                      f"{', '.join(r.submission_id for r in found)}")
-    return cells, grade, notes
+    return cells, styles, grade.grade, notes
 
 
-def _columns(course: Course, hws: list[_Assignment]) -> list[str]:
-    columns = list(IDENTITY)
+def _columns(hws: list[_Assignment]) -> list[Column]:
+    columns = [Column(k, k) for k in IDENTITY]
     for hw in hws:
-        p = f"{hw.name} "
-        columns += [p + "submission", p + "status"]
-        columns += [p + qid + (MANUAL_SUFFIX if manual else "") for qid, manual in hw.questions]
-        columns += [p + "auto", p + "late days", p + "penalty", p + "grade"]
-    return columns + ["final /20", "flags"]
+        p, n = f"{hw.name} ", hw.name
+        columns += [Column(p + "submission", f"{n}\nsubmission"),
+                    Column(p + "status", f"{n}\nstatus"),
+                    Column(p + "submitted at", f"{n}\nsubmitted at", DATE),
+                    Column(p + "time from", f"{n}\ntime from")]
+        for qid, manual in hw.questions:
+            top = hw.max_points.get(qid, 0.0)
+            title = hw.titles.get(qid, qid)
+            if manual:
+                columns.append(Column(
+                    _key(n, qid, True), f"{n}\n{title}\n/{top:g} by hand", MARK, n, qid, top,
+                    prompt=f"Points from 0 to {top:g}, one mark per pair (typed in either "
+                           f"member's row). Then run `autograder gradebook {n}` again: grades "
+                           "here are values, computed by that command."))
+            else:
+                columns.append(Column(_key(n, qid, False), f"{n}\n{title}\n/{top:g}", POINTS,
+                                      n, qid))
+        columns += [Column(p + "auto", f"{n}\nautomatic points", POINTS),
+                    Column(p + "late days", f"{n}\nlate days", COUNT),
+                    Column(p + "penalty", f"{n}\nlate penalty", PERCENT),
+                    Column(p + "grade", f"{n}\ngrade /{hw.spec.points:g}", GRADE)]
+    return columns + [Column("final /20", "final /20", GRADE), Column("flags", "flags", MESSAGE)]
 
 
-def _rows(course: Course, roster: Roster, hws: list[_Assignment],
-          manual: dict[tuple[str, str], Any]) -> list[dict[str, Any]]:
+def _rows(course: Course, roster: Roster, hws: list[_Assignment]
+          ) -> tuple[list[dict[str, Any]], dict[tuple[int, str], str]]:
     unknown = sorted({s for hw in hws for s in hw.by_student if s not in roster})
     people = list(roster.students.values()) + [Student(s, "", "", "") for s in unknown]
-    rows = []
-    for student in people:
+    rows, styles = [], {}
+    for index, student in enumerate(people):
         row: dict[str, Any] = {k: getattr(student, k) for k in IDENTITY}
         grades, flags = [], []
         if student.student_id not in roster:
             flags.append("not on the roster")
         for hw in hws:
-            cells, grade, notes = _cells(course, hw, student.student_id, manual)
+            cells, cell_styles, grade, notes = _cells(hw, student.student_id, course.timezone)
             row.update(cells)
+            styles.update({(index, key): style for key, style in cell_styles.items()})
             # Each assignment counts as /20 in the final grade, whatever its own scale.
-            grades.append(grade / course.assignment(hw.name).points * 20)
+            grades.append(grade / hw.spec.points * 20)
             flags += notes
         row["final /20"] = round(sum(grades) / len(grades), 2) if grades else 0.0
         row["flags"] = "; ".join(dict.fromkeys(flags))
         rows.append(row)
-    return rows
+    return rows, styles
 
 
 def _question_stats(hws: list[_Assignment]) -> tuple[list[dict], list[dict]]:
@@ -239,26 +407,37 @@ def _question_stats(hws: list[_Assignment]) -> tuple[list[dict], list[dict]]:
     for hw in hws:
         graded = [r for r in hw.results if r.status == GRADED]
         for qid, manual in hw.questions:
-            qs = [q for r in graded for q in r.questions if q.grade_id == qid]
-            if manual or not qs:
+            title = hw.titles.get(qid, qid)
+            qs = [(r, q) for r in graded for q in r.questions if q.grade_id == qid]
+            if not qs:
                 continue
-            pts = [q.points for q in qs]
-            top = max(q.max_points for q in qs)
-            questions.append({
-                "assignment": hw.name, "question": qid, "max points": top,
-                "submissions": len(qs), "mean": round(statistics.fmean(pts), 3),
-                "median": statistics.median(pts),
-                "share full marks": round(sum(p >= top for p in pts) / len(pts), 3),
-            })
+            top = max(q.max_points for _, q in qs)
+            row = {"assignment": hw.name, "question": title, "grade id": qid,
+                   "graded by": "hand" if manual else "tests", "max points": top,
+                   "submissions": len(qs)}
+            if manual:
+                values = [_manual_value(hw, r, qid)[0] for r, _ in qs]
+                pts = [v for v in values if v is not None]
+                row["marked"] = len(pts)
+                row["to mark"] = len(values) - len(pts)
+            else:
+                pts = [q.points for _, q in qs]
+            if pts:
+                row.update({"mean": round(statistics.fmean(pts), 3),
+                            "median": statistics.median(pts),
+                            "share full marks": round(sum(p >= top for p in pts) / len(pts), 3)})
+            questions.append(row)
+            if manual:
+                continue
             names: dict[str, list] = defaultdict(list)
-            for q in qs:
+            for _, q in qs:
                 for c in q.checks:
                     names[c.name].append(c)
             for name, cs in names.items():
                 graded_checks = [c for c in cs if c.status != NOT_GRADED]
                 passed = sum(c.status == PASSED for c in graded_checks)
                 checks.append({
-                    "assignment": hw.name, "question": qid, "check": name,
+                    "assignment": hw.name, "question": title, "check": name,
                     "max points": max(c.max_points for c in cs),
                     "graded": len(graded_checks), "passed": passed,
                     "pass rate": round(passed / len(graded_checks), 3) if graded_checks else None,
@@ -267,17 +446,29 @@ def _question_stats(hws: list[_Assignment]) -> tuple[list[dict], list[dict]]:
     return questions, checks
 
 
-def _problems(hws: list[_Assignment], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _problems(hws: list[_Assignment], rows: list[dict[str, Any]], timezone_name: str
+              ) -> list[dict[str, Any]]:
     problems = []
     for hw in hws:
         for r in hw.results:
             team = ", ".join(hw.teams.get(r.submission_id, []))
             base = {"assignment": hw.name, "submission": r.submission_id, "team": team,
-                    "status": r.status, "source": r.source}
+                    "status": r.status, "submitted at": local_time(r.submitted_at, timezone_name),
+                    "time from": time_source(r), "source": r.source}
             if r.status != GRADED:
                 problems.append({**base, "problem": r.status, "message": r.reason})
             for f in r.flags:
                 problems.append({**base, "problem": f.code, "message": f.message})
+            for p in hw.mark_problems:
+                if p.submission_id == r.submission_id:
+                    problems.append({**base, "problem": p.code,
+                                     "message": f"{hw.titles.get(p.question, p.question)}: "
+                                                f"{p.message}"})
+        known = {r.submission_id for r in hw.results}
+        for p in hw.mark_problems:
+            if p.submission_id not in known:
+                problems.append({"assignment": hw.name, "submission": p.submission_id,
+                                 "problem": p.code, "message": p.message})
     for row in rows:
         for hw in hws:
             if row.get(f"{hw.name} status") == NO_SUBMISSION and row["last_name"]:
@@ -287,6 +478,22 @@ def _problems(hws: list[_Assignment], rows: list[dict[str, Any]]) -> list[dict[s
                                  "message": f"{row['student_id']} {row['first_name']} "
                                             f"{row['last_name']} has no submission"})
     return problems
+
+
+def _mark_rows(hws: list[_Assignment], timezone_name: str) -> list[dict[str, Any]]:
+    rows = []
+    for hw in hws:
+        for sid in sorted(hw.marks):
+            for qid, mark in sorted(hw.marks[sid].items()):
+                if mark.cleared:
+                    continue
+                rows.append({"assignment": hw.name, "submission": sid,
+                             "team": ", ".join(hw.teams.get(sid, [])),
+                             "question": hw.titles.get(qid, qid), "points": mark.points,
+                             "max points": hw.max_points.get(qid), "comment": mark.comment,
+                             "entered in": "grades.xlsx" if mark.origin == "xlsx" else mark.origin,
+                             "at": local_time(mark.at, timezone_name)})
+    return rows
 
 
 def histogram(grades: list[float], top: float = 20.0) -> list[dict[str, Any]]:
@@ -304,13 +511,15 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
                     out: Path) -> Gradebook:
     """Write `out` (.xlsx), `<out>.csv` and `<out>-moodle.csv` from any set of result folders.
 
-    Manual points typed into an existing `out` are read back first and kept.
+    Hand marks come from the marks stored with the results; marks typed into an existing `out`
+    since it was written are stored first (in the first result folder), per submission.
     """
     if not assignments:
         raise ConfigError("no assignment given", hint="e.g. autograder gradebook hw1_features")
     out = Path(out)
+    results = [Path(f) for f in results]
     roster = load_roster(course.roster)
-    manual = read_manual_points(out)
+    earlier = _read_earlier(out)
     hws = [_prepare(course, name, results, roster) for name in assignments]
     for hw in hws:
         if not hw.results:
@@ -318,20 +527,30 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
             raise ConfigError(
                 f"no results for {hw.name} in {', '.join(str(f) for f in results)}",
                 hint=f"run `autograder grade {hw.name} SUBMISSIONS` first, or pass --results DIR")
-    rows = _rows(course, roster, hws, manual)
+    taken = 0
+    if earlier is not None:
+        for hw in hws:
+            taken += _take_typed_marks(earlier, hw, results[0])
+        taken += _take_other_marks(course, earlier, assignments, results, roster, out)
+    for hw in hws:
+        _grade_all(course, hw)
+    rows, styles = _rows(course, roster, hws)
     questions, checks = _question_stats(hws)
+    columns = _columns(hws)
     book = Gradebook(
-        columns=_columns(course, hws), rows=rows, questions=questions, checks=checks,
-        problems=_problems(hws, rows),
+        columns=[c.key for c in columns], rows=rows, questions=questions, checks=checks,
+        problems=_problems(hws, rows, course.timezone),
         histogram=histogram([r["final /20"] for r in rows if r["last_name"]]),
         xlsx=out, csv=out.with_suffix(".csv"),
         moodle_csv=out.with_name(out.stem + "-moodle.csv"),
+        marks=_mark_rows(hws, course.timezone), labels={c.key: c.label for c in columns},
+        marks_taken=taken,
     )
-    _write_xlsx(book)
-    _write_csv(book.csv, book.columns, rows)
+    _write_xlsx(book, columns, styles, hws)
+    write_csv(book.csv, book.columns, rows)
     # Moodle's grade import (Grades > Import > CSV file): map "ID number" (or "Email address") to
     # the user field of the same name, and each assignment's column to its grade item.
-    _write_csv(book.moodle_csv, ["ID number", "Email address"] + assignments, [
+    write_csv(book.moodle_csv, ["ID number", "Email address"] + assignments, [
         {"ID number": r["student_id"], "Email address": r["email"],
          **{hw.name: r[f"{hw.name} grade"] for hw in hws}}
         for r in rows if r["last_name"]  # Moodle can only take students it knows
@@ -339,58 +558,81 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
     return book
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    # shared: the staff share these files; atomic: never half a gradebook
-    with atomic_open(path, shared=True, newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+def _read_earlier(out: Path) -> EarlierSheet | None:
+    try:
+        return read_earlier(out)
+    except Exception as exc:  # noqa: BLE001 - any reason it cannot be read means the same
+        raise ConfigError(
+            f"cannot read the existing gradebook ({exc.__class__.__name__})", path=out,
+            hint="marks typed there would be lost: close it in the spreadsheet program, "
+                 "or move it away to start a new gradebook") from None
 
 
-def _sheet(book, title: str, columns: list[str], rows: list[dict[str, Any]]):
-    from openpyxl.styles import Font
+def _take_other_marks(course: Course, earlier: EarlierSheet, assignments: list[str],
+                      results: list[Path], roster: Roster, out: Path) -> int:
+    """Marks typed for an assignment of the earlier gradebook that this one leaves out: stored
+    too, since the file about to be written will not hold them any more."""
+    taken = 0
+    for name in course.assignments:
+        if name in assignments or not typed_cells(earlier, name):
+            continue
+        hw = _prepare(course, name, results, roster)
+        taken += _take_typed_marks(earlier, hw, results[0])
+        refused = [p for p in hw.mark_problems if p.code != "mark_superseded"]
+        if refused:
+            raise ConfigError(
+                f"the existing gradebook holds marks for {name} that cannot be stored "
+                f"({refused[0].code}: {refused[0].message})", path=out,
+                hint=f"build the gradebook with {name} too: autograder gradebook "
+                     f"{' '.join(assignments)} {name}")
+    return taken
 
-    sheet = book.create_sheet(title)
-    sheet.append(columns)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([row.get(c) for c in columns])
-    sheet.freeze_panes = "A2"
-    return sheet
+
+# ---------------------------------------------------------------- the spreadsheet
+
+RERUN_NOTE = ("Grades are computed values. Marks by hand go in the yellow columns, once per pair "
+              "(either member's row); then run `autograder gradebook {names}` again to update "
+              "grades, statistics and the CSVs. Red cells: marks not stored (see flags).")
 
 
-def _write_xlsx(gb: Gradebook) -> None:
-    from openpyxl import Workbook
-    from openpyxl.chart import BarChart, Reference
-    from openpyxl.styles import PatternFill
+def _write_xlsx(gb: Gradebook, columns: list[Column], styles: dict[tuple[int, str], str],
+                hws: list[_Assignment]) -> None:
+    def table(*specs: tuple[str, str]) -> list[Column]:
+        return [Column(key, key, kind) for key, kind in specs]
 
-    book = Workbook()
-    book.remove(book.active)
-    grades = _sheet(book, "grades", gb.columns, gb.rows)
-    grades.freeze_panes = "E2"
-    # The cells a teaching assistant fills in by hand stand out.
-    fill = PatternFill("solid", fgColor="FFF2CC")
-    for i, column in enumerate(gb.columns, start=1):
-        if column.endswith(MANUAL_SUFFIX):
-            for (cell,) in grades.iter_rows(min_row=1, max_row=len(gb.rows) + 1, min_col=i,
-                                            max_col=i):
-                cell.fill = fill
-    _sheet(book, "questions", ["assignment", "question", "max points", "submissions", "mean",
-                               "median", "share full marks"], gb.questions)
-    _sheet(book, "checks", ["assignment", "question", "check", "max points", "graded", "passed",
-                            "pass rate", "not graded"], gb.checks)
-    _sheet(book, "problems", ["assignment", "submission", "team", "status", "source", "problem",
-                              "message"], gb.problems)
-    dist = _sheet(book, "distribution", ["grade", "students"], gb.histogram)
-    chart = BarChart()
-    chart.title = "Final grades (/20)"
-    chart.x_axis.title = "grade"
-    chart.y_axis.title = "students"
-    chart.legend = None
-    chart.add_data(Reference(dist, min_col=2, min_row=1, max_row=len(gb.histogram) + 1),
-                   titles_from_data=True)
-    chart.set_categories(Reference(dist, min_col=1, min_row=2, max_row=len(gb.histogram) + 1))
-    dist.add_chart(chart, "D2")
-    with atomic_open(gb.xlsx, "wb", shared=True) as fh:
-        book.save(fh)
+    grades = Sheet("grades", columns, gb.rows, styles=styles, freeze=3,
+                   note=RERUN_NOTE.format(names=" ".join(hw.name for hw in hws)))
+    sheets = [
+        grades,
+        Sheet("questions", table(
+            ("assignment", TEXT), ("question", TEXT), ("grade id", TEXT), ("graded by", TEXT),
+            ("max points", POINTS), ("submissions", COUNT), ("marked", COUNT),
+            ("to mark", COUNT), ("mean", POINTS), ("median", POINTS),
+            ("share full marks", SHARE)), gb.questions, freeze=2),
+        Sheet("checks", table(
+            ("assignment", TEXT), ("question", TEXT), ("check", TEXT), ("max points", POINTS),
+            ("graded", COUNT), ("passed", COUNT), ("pass rate", SHARE), ("not graded", COUNT)),
+            gb.checks, freeze=3),
+        Sheet("problems", table(
+            ("assignment", TEXT), ("submission", TEXT), ("team", TEXT), ("status", TEXT),
+            ("submitted at", DATE), ("time from", TEXT), ("source", TEXT), ("problem", TEXT),
+            ("message", MESSAGE)), gb.problems, freeze=2),
+        Sheet("marks", table(
+            ("assignment", TEXT), ("submission", TEXT), ("team", TEXT), ("question", TEXT),
+            ("points", POINTS), ("max points", POINTS), ("comment", MESSAGE),
+            ("entered in", TEXT), ("at", DATE)), gb.marks, freeze=2),
+        Sheet("distribution", table(("grade", TEXT), ("students", COUNT)), gb.histogram,
+              chart={"title": "Final grades (/20)", "x": "grade", "y": "students"}),
+    ]
+    # What the next run reads back: which header is which question, and what each hand-marked
+    # cell held as written (a cell that still holds it was not edited).
+    hidden: list[list[Any]] = [["column", c.label, c.key, c.assignment, c.question]
+                               for c in columns]
+    for hw in hws:
+        for result in hw.results:
+            for qid, manual in hw.questions:
+                if manual:
+                    value, _ = _manual_value(hw, result, qid)
+                    if value is not None:
+                        hidden.append(["written", hw.name, result.submission_id, qid, value])
+    write_workbook(gb.xlsx, sheets, hidden=hidden)
