@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--manifest", type=Path, default=None, metavar="CSV",
                        help="submission_id,submitted_at (default: SUBMISSIONS/manifest.csv)")
     grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
-                       help="feedback pages (default: feedback/HW/ next to course.toml)")
+                       help="feedback pages (default: feedback/HW/ beside the results folder)")
     _sandbox_option(grade)
     grade.set_defaults(run=_run_grade)
     gradebook = sub.add_parser("gradebook", help="grades.xlsx, grades.csv and a Moodle import CSV")
@@ -154,7 +154,8 @@ def _run_grade_one(args: argparse.Namespace) -> int:
 def _run_grade(args: argparse.Namespace) -> int:
     from . import gpu
     from .batch import grade_batch, in_shard, parse_shard
-    from .feedback import write_feedback
+    from .feedback import remove_stale_pages, write_feedback
+    from .marks import collect_marks
 
     course = _course(args)
     spec = course.assignment(args.assignment)
@@ -172,12 +173,21 @@ def _run_grade(args: argparse.Namespace) -> int:
           f"{len(report.skipped)} already graded, {len(report.failed)} not graded "
           f"(rejected, error or timeout); {report.workers} worker(s); "
           f"results in {_rel(report.out, course.root)}")
-    feedback = args.feedback or course.root / "feedback" / args.assignment
+    # Beside the results: feedback/ next to results/ (next to course.toml by default).
+    feedback = args.feedback or Path(out).parent / "feedback" / args.assignment
+    # Pages for the submissions there are now; a page of one that is gone is removed, unless
+    # the run was cut short (then what is there is not known).
+    current = set(report.graded) | set(report.skipped)
+    mine = [r for r in report.results if in_shard(r.submission_id, shard)
+            and (report.interrupted or r.submission_id in current)]
     try:
-        pages = write_feedback([r for r in report.results if in_shard(r.submission_id, shard)],
-                               out=feedback, source_notebook=spec.notebook,
-                               course_name=course.name)
-        print(f"{args.assignment}: {len(pages)} feedback pages in {_rel(feedback, course.root)}")
+        pages = write_feedback(mine, out=feedback, source_notebook=spec.notebook,
+                               course_name=course.name, course=course,
+                               marks=collect_marks([out], args.assignment))
+        removed = [] if report.interrupted else remove_stale_pages(
+            feedback, current, mine=lambda sid: in_shard(sid, shard))
+        print(f"{args.assignment}: {len(pages)} feedback pages in {_rel(feedback, course.root)}"
+              + (f" ({len(removed)} of submissions no longer there removed)" if removed else ""))
     except OSError as exc:
         # Grades are safe in the results; a read-only course folder (the CI container) only
         # loses the pages.
@@ -201,6 +211,9 @@ def _run_gradebook(args: argparse.Namespace) -> int:
     students = sum(1 for r in book.rows if r["last_name"])
     print(f"gradebook: {students} students, {len(book.rows) - students} ids not on the roster, "
           f"{len(book.problems)} problems to look at")
+    if book.marks_taken:
+        print(f"gradebook: {book.marks_taken} mark(s) typed into the spreadsheet stored with the "
+              "results")
     for path in (book.xlsx, book.csv, book.moodle_csv):
         print(f"wrote {_rel(path, course.root)}")
     return 0

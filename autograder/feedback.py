@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .atomic import write_atomic
+from .config import Course
+from .gradebook import Grade, submission_grade
+from .marks import Mark
 from .notebook import Role, cells_of, read_notebook, split_hidden
-from .results import SubmissionResult
+from .results import FAILED, NOT_ATTEMPTED, PASSED, SubmissionResult
+from .titles import headings_above, question_titles
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
 STUDENT_FLAGS = {
@@ -53,11 +58,61 @@ def safe_message(message: str, hidden: set[str]) -> str:
     return text[:800]
 
 
-def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "") -> str:
-    """The page for one submission; every text from the result is escaped."""
+GENERATOR = '<meta name="generator" content="autograder feedback">'  # pages this module wrote
+
+
+def _pts(x: float) -> str:
+    return f"{round(x, 2):g}"
+
+
+def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
+    """Points, written answers, lateness and the grade, as the pair should read them."""
+    tests = [q for q in result.questions if not q.manual]
+    written = [q for q in result.questions if q.manual]
+    if not result.questions:
+        return []
+    auto = sum(q.points for q in tests)
+    lines = [f"Automatic points: <b>{_pts(auto)} / {_pts(sum(q.max_points for q in tests))}</b>"]
+    if written and (grade is None or grade.to_mark):
+        lines.append("Written answers: graded by hand, not included yet")
+    elif written:
+        lines.append(f"Written answers (graded by hand): <b>{_pts(grade.manual)} / "
+                     f"{_pts(sum(q.max_points for q in written))}</b>")
+    if grade is None:
+        return lines
+    if grade.penalty > 0:
+        days = f"{grade.late_days} day{'s' if grade.late_days > 1 else ''} late"
+        lines.append(f"{days}: penalty −{grade.penalty:.0%} of {_pts(grade.before_penalty)} / "
+                     f"{_pts(grade.scale)}")
+    final = "Grade so far" if grade.to_mark else "Grade"
+    lines.append(f"{final}: <b>{_pts(grade.grade)} / {_pts(grade.scale)}</b>"
+                 + (" (written answers not included yet)" if grade.to_mark else ""))
+    return lines
+
+
+def _manual_cells(q, mark: Mark | None, e) -> tuple[str, str, str, str]:
+    """(points, status class, status text, message) of a question marked by hand."""
+    if mark is not None and not mark.cleared:
+        status = PASSED if mark.points >= q.max_points else ("partial" if mark.points else FAILED)
+        return (f"{_pts(mark.points)} / {_pts(q.max_points)}", status, "marked by hand",
+                e(mark.comment))
+    if q.status == NOT_ATTEMPTED:
+        return f"0 / {_pts(q.max_points)}", NOT_ATTEMPTED, "not attempted", "No response"
+    return f"– / {_pts(q.max_points)}", "manual", "to be marked by hand", ""
+
+
+def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",
+           grade: Grade | None = None, marks: dict[str, Mark] | None = None,
+           titles: dict[str, str] | None = None) -> str:
+    """The page for one submission; every text from the result is escaped.
+
+    `grade` (with the late penalty) and `marks` (by question) come from the gradebook's rules;
+    `titles` names the questions as the notebook's headings do.
+    """
     e = html.escape
+    marks, titles = marks or {}, titles or {}
     out = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', GENERATOR,
         f"<title>{e(result.assignment)} — feedback</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em .5em;"
@@ -71,9 +126,10 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "")
     ]
     if result.reason:
         out.append(f"<br>{e(safe_message(result.reason, hidden))}")
-    out.append(f"</p><p>Automatic points: <b>{result.points:g} / {result.max_points:g}</b>"
-               " (written answers are graded by hand and not included)</p>"
-               if result.questions else "</p>")
+    out.append("</p>")
+    summary = _summary(result, grade)
+    if summary:
+        out.append("<p>" + "<br>".join(summary) + "</p>")
     flags = [f for f in result.flags if f.code in STUDENT_FLAGS]
     if flags:
         out.append("<h2>Notes</h2><ul>")
@@ -83,9 +139,14 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "")
         out.append("<h2>Questions</h2><table><tr><th>question / check</th><th>points</th>"
                    "<th>status</th><th>message</th></tr>")
         for q in result.questions:
-            points = "by hand" if q.manual else f"{q.points:g} / {q.max_points:g}"
-            out.append(f'<tr><td><b>{e(q.grade_id)}</b></td><td>{points}</td>'
-                       f'<td class="{e(q.status)}">{e(q.status.replace("_", " "))}</td>'
+            name = e(titles.get(q.grade_id, q.grade_id))
+            if q.manual:
+                points, status, text, message = _manual_cells(q, marks.get(q.grade_id), e)
+                out.append(f'<tr><td><b>{name}</b></td><td>{points}</td>'
+                           f'<td class="{status}">{text}</td><td><pre>{message}</pre></td></tr>')
+                continue
+            out.append(f'<tr><td><b>{name}</b></td><td>{_pts(q.points)} / {_pts(q.max_points)}'
+                       f'</td><td class="{e(q.status)}">{e(q.status.replace("_", " "))}</td>'
                        f"<td><pre>{e(safe_message(q.message, hidden))}</pre></td></tr>")
             for c in q.checks:
                 out.append(f'<tr class="check"><td>{e(c.name)}</td>'
@@ -98,15 +159,57 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "")
 
 
 def write_feedback(results: list[SubmissionResult], *, out: Path,
-                   source_notebook: Path | None = None, course_name: str = "") -> list[Path]:
-    """Write `out/<submission id>.html` for each result (atomically); returns the paths."""
+                   source_notebook: Path | None = None, course_name: str = "",
+                   course: Course | None = None,
+                   marks: dict[str, dict[str, Mark]] | None = None) -> list[Path]:
+    """Write `out/<submission id>.html` for each result (atomically); returns the paths.
+
+    With `course`, a page shows the grade (late penalty applied) as the gradebook computes it,
+    with the hand `marks` given (by submission id, then question).
+    """
     hidden = hidden_test_lines(source_notebook) if source_notebook else set()
+    titles = headings_above(source_notebook) if source_notebook else {}
+    marks = marks or {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for result in results:
+        mine = marks.get(result.submission_id, {})
+        grade = None
+        if course is not None and result.assignment in course.assignments:
+            grade = submission_grade(result, course.assignment(result.assignment), mine,
+                                     timezone_name=course.timezone)
+        named = question_titles([q.grade_id for q in result.questions], titles)
+        page = render(result, hidden=hidden, course_name=course_name, grade=grade, marks=mine,
+                      titles=named)
         path = out / f"{result.submission_id}.html"
-        # shared: the pages are handed out
-        write_atomic(path, render(result, hidden=hidden, course_name=course_name), shared=True)
+        write_atomic(path, page, shared=True)  # shared: the pages are handed out
         written.append(path)
     return written
+
+
+def remove_stale_pages(out: Path, keep: set[str], *,
+                       mine: Callable[[str], bool] = lambda submission_id: True) -> list[Path]:
+    """Remove the pages this module wrote for submissions that no longer exist.
+
+    A page is removed when its submission id is not in `keep`, `mine(id)` says it belongs to this
+    run (a shard removes only pages of its own shard), and the page carries this module's
+    generator mark: a page someone else put in the folder stays.
+    """
+    removed = []
+    folder = Path(out)
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.glob("*.html")):
+        sid = path.stem
+        if sid in keep or not mine(sid) or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(1024)
+        except OSError:
+            continue
+        if GENERATOR.encode() in head:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

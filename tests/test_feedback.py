@@ -98,3 +98,121 @@ def test_write_feedback(tmp_path):
     text = paths[1].read_text(encoding="utf-8")
     assert "could not be graded" in text and "not a valid notebook" in text
     assert not list((tmp_path / "fb").glob(".tmp-*"))
+
+
+# ---------------------------------------------------------------- grade, marks, titles, pages
+
+COURSE_TOML = """\
+[course]
+name = "DL"
+timezone = "Europe/Paris"
+[assignments.hw1_features]
+notebook = "source/hw1_features/hw1_features.ipynb"
+due = "2026-10-12T23:59"
+"""
+
+
+def course_at(tmp_path):
+    from autograder.config import load_course
+
+    (tmp_path / "roster.csv").write_text(
+        "student_id,last_name,first_name,email\n21900101,Martin,Léa,lea@example.edu\n",
+        encoding="utf-8")
+    nb = source_notebook(tmp_path)
+    target = tmp_path / "source" / "hw1_features" / "hw1_features.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nb.rename(target)
+    (tmp_path / "course.toml").write_text(COURSE_TOML, encoding="utf-8")
+    return load_course(tmp_path / "course.toml")
+
+
+def graded(*, at="2026-10-12T20:00:00+02:00", written=True, written_status="manual"):
+    questions = [QuestionResult("poly", 16.0, 18.0, "partial")]
+    if written:
+        questions.append(QuestionResult("discussion", 0.0, 2.0, written_status, manual=True))
+    return SubmissionResult(assignment="hw1_features", submission_id="pair01", status="graded",
+                            team=["21900101"], points=16.0, max_points=20.0, submitted_at=at,
+                            questions=questions)
+
+
+def page_of(tmp_path, result, marks=None):
+    course = course_at(tmp_path)
+    (path,) = write_feedback([result], out=tmp_path / "fb", source_notebook=course.assignment(
+        "hw1_features").notebook, course=course, marks=marks)
+    return re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))
+
+
+def test_a_late_page_shows_the_penalty_and_the_resulting_grade(tmp_path):
+    from autograder.marks import make_mark
+
+    mark = make_mark("discussion", 2, max_points=2, origin="review", comment="<b>well argued</b>")
+    page = page_of(tmp_path, graded(at="2026-10-14T10:00:00+02:00"),
+                   {"pair01": {"discussion": mark}})
+    assert "2 days late: penalty −20% of 18 / 20" in page
+    assert "Grade: <b>14.4 / 20</b>" in page
+    assert "Written answers (graded by hand): <b>2 / 2</b>" in page
+    assert "not included" not in page
+    assert "&lt;b&gt;well argued&lt;/b&gt;" in page and "<b>well argued</b>" not in page
+    assert "2 / 2</td>" in page and "marked by hand" in page
+
+
+def test_written_answers_are_mentioned_only_when_there_are_some(tmp_path):
+    page = page_of(tmp_path, graded(written=False))
+    assert "written answers" not in page.lower()
+    assert "Automatic points: <b>16 / 18</b>" in page and "Grade: <b>16 / 20</b>" in page
+    page = page_of(tmp_path, graded())
+    assert "Written answers: graded by hand, not included yet" in page
+    assert "Grade so far: <b>16 / 20</b> (written answers not included yet)" in page
+    assert "to be marked by hand" in page
+
+
+def test_an_unanswered_written_question_reads_no_response(tmp_path):
+    page = page_of(tmp_path, graded(written_status="not_attempted"))
+    assert "No response" in page and "0 / 2" in page
+    assert "not included" not in page and "Grade: <b>16 / 20</b>" in page
+
+
+def test_questions_are_named_by_their_titles(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    heading = nbformat.v4.new_markdown_cell("## 1. Polynomial features (2 points)")
+    heading.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
+                                    "grade_id": "md", "schema_version": 3}
+    nb.cells = [heading] + nbformat.read(source_notebook(tmp_path), 4).cells
+    path = tmp_path / "titled.ipynb"
+    nbformat.write(nb, path)
+    (page,) = write_feedback([leaky_result()], out=tmp_path / "fb", source_notebook=path)
+    assert "<b>1. Polynomial features</b>" in page.read_text(encoding="utf-8")
+
+
+def test_stale_pages_are_removed_only_when_the_grader_wrote_them(tmp_path):
+    from autograder.feedback import remove_stale_pages
+
+    out = tmp_path / "fb"
+    keep, gone, other_shard = (SubmissionResult(assignment="hw1_features", submission_id=s,
+                                                status="rejected") for s in ("keep", "gone", "x"))
+    write_feedback([keep, gone, other_shard], out=out)
+    (out / "notes.html").write_text("<html>the TA's own page</html>", encoding="utf-8")
+    removed = remove_stale_pages(out, {"keep"}, mine=lambda sid: sid != "x")
+    assert [p.name for p in removed] == ["gone.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.html", "notes.html", "x.html"]
+
+
+def test_grade_writes_feedback_beside_its_results_and_prunes_it(tmp_path, capsys):
+    from autograder.cli import main
+
+    course = course_at(tmp_path)
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    (subs / "pair01.pdf").write_bytes(b"%PDF-1.4 not a notebook")
+    (subs / "pair02.pdf").write_bytes(b"%PDF-1.4 not a notebook")
+    out = tmp_path / "elsewhere" / "results"
+    args = ["--course", str(course.path), "grade", "hw1_features", str(subs), "--out", str(out),
+            "--no-require-sandbox"]
+    assert main(args) == 0
+    pages = tmp_path / "elsewhere" / "feedback" / "hw1_features"
+    assert sorted(p.name for p in pages.iterdir()) == ["pair01.pdf.html", "pair02.pdf.html"]
+    assert not (tmp_path / "feedback").exists()  # not next to course.toml
+    (subs / "pair02.pdf").unlink()
+    assert main(args) == 0
+    assert sorted(p.name for p in pages.iterdir()) == ["pair01.pdf.html"]
+    assert "1 of submissions no longer there removed" in capsys.readouterr().out
