@@ -613,10 +613,11 @@ def _write_xlsx(gb: Gradebook, columns: list[Column], styles: dict[tuple[int, st
             ("assignment", TEXT), ("question", TEXT), ("check", TEXT), ("max points", POINTS),
             ("graded", COUNT), ("passed", COUNT), ("pass rate", SHARE), ("not graded", COUNT)),
             gb.checks, freeze=3),
+        # What and why first, next to whose: the rest is detail.
         Sheet("problems", table(
-            ("assignment", TEXT), ("submission", TEXT), ("team", TEXT), ("status", TEXT),
-            ("submitted at", DATE), ("time from", TEXT), ("source", TEXT), ("problem", TEXT),
-            ("message", MESSAGE)), gb.problems, freeze=2),
+            ("assignment", TEXT), ("submission", TEXT), ("problem", TEXT), ("message", MESSAGE),
+            ("team", TEXT), ("status", TEXT), ("submitted at", DATE), ("time from", TEXT),
+            ("source", TEXT)), gb.problems, freeze=2),
         Sheet("marks", table(
             ("assignment", TEXT), ("submission", TEXT), ("team", TEXT), ("question", TEXT),
             ("points", POINTS), ("max points", POINTS), ("comment", MESSAGE),

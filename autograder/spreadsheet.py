@@ -33,7 +33,7 @@ MAX_WIDTH = {TEXT: 36, MESSAGE: 70}
 TEXT_CHARS = 2000  # of any one cell: a 1 MB "team id" is cut, and says so
 CHAR_WIDTH = 1.2  # a character of bold or proportional text, in widths of a digit
 LINE_HEIGHT = 15.0  # points, for an 11 pt font
-NOTE_COLUMNS = 6  # a sheet's note spans these columns
+NOTE_WIDTH = 90  # digits a sheet's note may span
 # Styles of single cells.
 REFUSED, NO_RESPONSE, NOT_ENTERABLE = "refused", "no_response", "not_enterable"
 HIDDEN_SHEET = "_autograder"
@@ -191,8 +191,11 @@ def _write_sheet(book, sheet: Sheet) -> None:
     top = 1
     widths = [column_width(c, sheet.rows) for c in sheet.columns]
     if sheet.note:
-        # Across the first columns, wrapped: a long line would run off the screen and the page.
-        span = max(1, min(len(widths), NOTE_COLUMNS))
+        # Across the first columns, wrapped: a long line would run off the screen and off a
+        # printed page (a page holds about 100 digits of landscape A4).
+        span = 1
+        while span < len(widths) and sum(widths[:span + 1]) <= NOTE_WIDTH:
+            span += 1
         note = ws.cell(row=1, column=1)
         _put(note, sheet.note, TEXT)
         note.font = Font(bold=True, color="9C0006")
