@@ -329,7 +329,7 @@ class _Session:
                 attempted.append(cell.attempted)
             # Code that runs in the kernel: instructor setup and demos, the students' answers.
             outcome = self._run_in_kernel(cell)
-            if manual is not None and outcome.status != OK:
+            if manual is not None and manual.status == MANUAL and outcome.status != OK:
                 manual.message += f" ({outcome.message})"  # for the one who reads the code
             if outcome.status != OK and (pending.status == OK or outcome.status != ERROR):
                 pending = outcome  # a timeout or a death outweighs an earlier error

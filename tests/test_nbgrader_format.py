@@ -185,3 +185,13 @@ def test_wrong_answers_lose_the_autotests_and_blank_answers_are_no_response(cour
     assert got["formula"][:2] == (NOT_ATTEMPTED, 0.0)  # blank
     assert got["pyramidal"][:2] == (NOT_ATTEMPTED, 0.0)  # left as released
     assert result.points == 0.0
+
+
+@pytest.mark.kernel
+@needs_sandbox
+def test_a_manual_code_cell_that_raises_stays_manual_and_says_why(course):
+    result = grade(course, "manual_raises")
+    pyramidal = next(q for q in result.questions if q.grade_id == "pyramidal")
+    assert pyramidal.status == MANUAL and pyramidal.manual
+    assert "raised ValueError: not finished" in pyramidal.message
+    assert result.points == 3.0  # the automatic questions do not pay for it

@@ -9,7 +9,8 @@ notebooks from the released one, as students would fill it:
 
 - solution: every answer as in the solutions;
 - unanswered: the released notebook with the team filled in, nothing else;
-- wrong: squares off by one, the written answer blank, the manual code cell left as released.
+- wrong: squares off by one, the written answer blank, the manual code cell left as released;
+- manual_raises: the solution, but a manual code cell that raises (for the TA to see why).
 
 Scores nbgrader gives these (its autograde, manual cells left to grade): solution 3/3 automatic,
 unanswered 0 with "No response" on both manual answers, wrong 0/3 automatic with "No response" on
@@ -150,6 +151,9 @@ def main() -> None:
              "squares": solution["squares"].replace("range(1, n + 1)", "range(n)")}
     del wrong["pyramidal"]
     write_notebook(filled(released, wrong), submissions / "wrong.ipynb")
+    raises = {**solution, "pyramidal": "def pyramidal_number(n):\n    return n\n"
+                                       "raise ValueError('not finished')"}
+    write_notebook(filled(released, raises), submissions / "manual_raises.ipynb")
 
 
 if __name__ == "__main__":
