@@ -115,6 +115,21 @@ def test_autotests_not_released_since_the_source_changed_stop_grading(copied):
     assert "autograder release squares" in info.value.hint
 
 
+@pytest.mark.parametrize("error, checks, status", [
+    (None, [], PASSED),
+    (AssertionError("too small"), [], FAILED),
+    (None, [("large n", FAILED)], FAILED),
+    (None, [("large n", PASSED)], PASSED),
+])
+def test_a_zero_point_cell_is_reported_passed_or_failed_worth_nothing(error, checks, status):
+    from autograder import judge
+
+    run = judge.CellRun(checks=[judge.CheckRecord(name, 0.0, False, s) for name, s in checks],
+                        error=error, message=str(error or ""))
+    question = judge.score_cell(grade_id="large_n", points=0.0, run=run)
+    assert (question.status, question.points, question.max_points) == (status, 0.0, 0.0)
+
+
 def test_gradebook_scales_the_notebook_points_to_the_assignment(course, tmp_path):
     result = SubmissionResult(
         assignment=NAME, submission_id="pair", status=GRADED, team=["21900101", "21900102"],
