@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Course, Limits
-from .errors import ConfigError, SandboxUnavailable
+from .errors import AuthoringError, ConfigError, SandboxUnavailable
 from .late import lateness
 from .results import ERROR, GRADED, SubmissionResult, read_result, write_result
 from .roster import apply_team_checks, check_teams, load_roster
@@ -147,8 +147,8 @@ def _grade(grade_one: GradeOne, submission: Submission, course: Course, assignme
                          submission_id=submission.submission_id,
                          submitted_at=submission.submitted_at, require_sandbox=require_sandbox)
     except Exception as exc:  # noqa: BLE001 - anything, so the other 999 submissions go on
-        if isinstance(exc, SandboxUnavailable):
-            raise  # the machine's problem, not the submission's: stop the batch
+        if isinstance(exc, SandboxUnavailable | AuthoringError):
+            raise  # the machine's or the course's problem, not the submission's: stop the batch
         result = SubmissionResult(assignment=assignment, submission_id=submission.submission_id,
                                   status=ERROR, reason=f"the grader failed: {exc!r}"[:500])
         last = traceback.format_exception(exc)[-1].strip()

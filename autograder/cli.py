@@ -95,7 +95,9 @@ def _run_release(args: argparse.Namespace) -> int:
         result = release_assignment(course=course, assignment=name)
         for path in result.written:
             print(f"{name}: wrote {_rel(path, course.root)}")
-        if not result.written:
+        for path in result.removed:
+            print(f"{name}: removed {_rel(path, course.root)} (no longer in the source)")
+        if not result.written and not result.removed:
             print(f"{name}: up to date ({len(result.unchanged)} files)")
     return 0
 

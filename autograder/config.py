@@ -46,7 +46,10 @@ class Assignment:
     notebook: Path  # the instructor's source notebook, absolute
     due: datetime  # timezone-aware
     team_size: int = 2
-    points: float = 20.0
+    points: float = 20.0  # what the assignment is worth in the gradebook
+    # The notebook's own total when it differs from `points`: grades are scaled by
+    # points / notebook_points. None: the cells' points must add up to `points` itself.
+    notebook_points: float | None = None
     late_policy: LatePolicy = field(default_factory=LatePolicy)
 
     @property
@@ -138,7 +141,7 @@ def _parse_due(value: Any, tz: ZoneInfo, where: str, path: Path) -> datetime:
     return due if due.tzinfo else due.replace(tzinfo=tz)
 
 
-ASSIGNMENT_KEYS = {"notebook", "due", "team_size", "points", "late_policy"}
+ASSIGNMENT_KEYS = {"notebook", "due", "team_size", "points", "notebook_points", "late_policy"}
 
 
 def _assignment(name: str, table: dict, default_late: LatePolicy, tz: ZoneInfo, root: Path,
@@ -164,12 +167,20 @@ def _assignment(name: str, table: dict, default_late: LatePolicy, tz: ZoneInfo, 
         raise ConfigError(f"{where}.team_size must be a positive integer", path=path)
     if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
         raise ConfigError(f"{where}.points must be a positive number", path=path)
+    notebook_points = table.get("notebook_points")
+    if notebook_points is not None and (not isinstance(notebook_points, int | float)
+                                        or isinstance(notebook_points, bool)
+                                        or notebook_points <= 0):
+        raise ConfigError(
+            f"{where}.notebook_points must be a positive number", path=path,
+            hint="the total of the notebook's cells (automatic + by hand), scaled to points")
     return Assignment(
         name=name,
         notebook=(root / table["notebook"]).resolve(),
         due=_parse_due(table["due"], tz, where, path),
         team_size=team_size,
         points=float(points),
+        notebook_points=None if notebook_points is None else float(notebook_points),
         late_policy=late,
     )
 

@@ -13,18 +13,21 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__, gpu, judge, sandbox
-from .config import Course, Limits
-from .errors import AutograderError, SubmissionError
+from . import __version__, autotest, gpu, judge, sandbox
+from .authoring import check_total
+from .config import Assignment, Course, Limits
+from .errors import AuthoringError, AutograderError, SubmissionError
 from .kernel import DIED, ERROR, OK, TIMEOUT, Kernel
 from .notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
+    MANUAL_ROLES,
     Role,
     bound_names,
     cells_of,
     read_notebook,
     strip_magics,
+    total_points,
 )
 from .rebuild import Rebuilt, answer_names, rebuild
 from .results import (
@@ -58,6 +61,7 @@ BOOT = (
 )
 # Names the judge owns in every test cell: a student's cell can never replace them.
 HELPERS = ("check", "in_kernel", "reference", "kernel_used_gpu", "facts")
+NO_RESPONSE = "No response"  # nbgrader's words for an answer left as released
 MAX_RESTARTS = 2
 
 
@@ -80,6 +84,38 @@ def _source(path: Path, mtime: float):
 
 def source_notebook(path: Path):
     return _source(path, path.stat().st_mtime)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _checked(course_path: Path, spec: Assignment, mtime: float, stored_mtime: float | None):
+    try:
+        source = _source(spec.notebook, mtime)
+    except SubmissionError as exc:
+        raise AuthoringError(exc.message, path=spec.notebook, hint=exc.hint) from None
+    check_total(source, course_path=course_path, assignment=spec)
+    return autotest.apply(source, autotest.load_stored(source, spec.notebook))
+
+
+def graded_source(course: Course, spec: Assignment):
+    """The source as grading runs it (AUTOTEST lines expanded as the release stored them).
+
+    Raises AuthoringError for what no submission can fix: an unreadable source, points that do
+    not add up to course.toml's, autotests not expanded by a release of the current source.
+    """
+    try:
+        mtime = spec.notebook.stat().st_mtime
+    except OSError as exc:
+        raise AuthoringError(f"cannot read the source notebook: {exc.strerror}",
+                             path=spec.notebook, hint="fix the notebook path in course.toml") \
+            from None
+    return _checked(course.path, spec, mtime, _mtime(autotest.stored_path(spec.notebook)))
 
 
 def _solution_code(code: str) -> str:
@@ -137,13 +173,15 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
     """
     notebook = Path(notebook)
     spec = course.assignment(assignment)
+    source = graded_source(course, spec)
     limits = limits or course.limits
     level = sandbox.sandbox_level(require_sandbox, start=limits.kernel_start)
     plan = gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
     result = SubmissionResult(
         assignment=assignment, submission_id=submission_id or notebook.stem, status=GRADED,
         submitted_at=submitted_at.isoformat() if submitted_at else None,
-        max_points=spec.points, sandbox=level, grader_version=grader_version(),
+        max_points=sum(total_points(cells_of(source))), sandbox=level,
+        grader_version=grader_version(),
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"), source=str(notebook),
         device="cuda" if plan.use_gpu else "cpu",
     )
@@ -157,7 +195,6 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         result.status, result.reason = REJECTED, str(exc)
         return result
     try:
-        source = source_notebook(spec.notebook)
         rebuilt = rebuild(source, submission, source_path=spec.notebook, submission_path=notebook)
     except AutograderError as exc:
         result.status, result.reason = REJECTED, str(exc)
@@ -275,12 +312,8 @@ class _Session:
         pending = _Answer()
         attempted: list[bool] = []  # answers since the last test cell
         for cell in self.rebuilt.cells:
+            manual = self._manual_question(cell) if cell.role in MANUAL_ROLES else None
             if cell.cell_type != "code":
-                if cell.role == Role.WRITTEN:
-                    self.result.questions.append(QuestionResult(
-                        grade_id=cell.grade_id or f"cell-{cell.source_index}", points=0.0,
-                        max_points=cell.points, status=MANUAL, manual=True,
-                        message="graded by hand"))
                 continue
             if cell.role == Role.TESTS:
                 self._test_deadline = min(self.deadline, time.monotonic() + self.limits.cell_timeout)
@@ -296,6 +329,8 @@ class _Session:
                 attempted.append(cell.attempted)
             # Code that runs in the kernel: instructor setup and demos, the students' answers.
             outcome = self._run_in_kernel(cell)
+            if manual is not None and manual.status == MANUAL and outcome.status != OK:
+                manual.message += f" ({outcome.message})"  # for the one who reads the code
             if outcome.status != OK and (pending.status == OK or outcome.status != ERROR):
                 pending = outcome  # a timeout or a death outweighs an earlier error
             if cell.role == Role.LOCKED and setup.get(cell.source_index):
@@ -303,6 +338,22 @@ class _Session:
         if self.truncated:
             self.result.flag("output_truncated",
                              f"output beyond {self.limits.output_kb} kB per cell was dropped")
+
+    def _manual_question(self, cell) -> QuestionResult:
+        """A question graded by hand: a written answer, a manually graded code cell, a task.
+
+        Its points come from the gradebook's manual column. An answer left as released (or
+        blank) gets 0 and "No response", as nbgrader does, flagged so a TA can still mark it.
+        """
+        grade_id = cell.grade_id or f"cell-{cell.source_index}"
+        question = QuestionResult(grade_id=grade_id, points=0.0, max_points=cell.points,
+                                  status=MANUAL, manual=True, message="graded by hand")
+        if cell.role == Role.WRITTEN and not cell.attempted:
+            question.status, question.message = NOT_ATTEMPTED, NO_RESPONSE
+            self.result.flag("no_response", f"{grade_id}: no response (the answer is still the "
+                             "released stub, or blank): 0 unless marked by hand")
+        self.result.questions.append(question)
+        return question
 
     def _run_in_kernel(self, cell) -> _Answer:
         """Run one cell in the kernel; a dead kernel is restarted for the cells after it."""

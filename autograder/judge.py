@@ -238,6 +238,9 @@ def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
         status = CELL_TIMEOUT
     elif isinstance(run.error, KernelGone):
         status = KERNEL_DIED
+    elif points == 0:  # an ungraded check (nbgrader accepts 0-point cells): run, reported
+        failed = run.error is not None or any(c.status == FAILED for c in checks)
+        status = FAILED if failed else PASSED
     elif graded_max == 0 and checks:
         status = NOT_GRADED
     elif earned >= graded_max - 1e-9:

@@ -25,7 +25,8 @@ class Role(StrEnum):
 
     ANSWER = "answer"  # solution=True, grade=False: student code, graded by a later test cell
     TESTS = "tests"  # grade=True, solution=False: visible tests (+ hidden in the source)
-    WRITTEN = "written"  # grade=True, solution=True: answer graded by hand
+    WRITTEN = "written"  # grade=True, solution=True: answer graded by hand (markdown or code)
+    TASK = "task"  # nbgrader task=True: a locked statement whose points are given by hand
     LOCKED = "locked"  # locked instructor cell: setup, explanations, demos
     TEAM = "team"  # the pair writes TEAM = [...] here
     FREE = "free"  # any other cell: students may add, edit and delete these
@@ -47,7 +48,19 @@ class Cell:
     @property
     def is_instructor(self) -> bool:
         """Cells always taken from the source, never from a submission."""
-        return self.role in (Role.TESTS, Role.LOCKED)
+        return self.role in (Role.TESTS, Role.LOCKED, Role.TASK)
+
+
+# Cells whose points count in the notebook's total; the last two are graded by hand.
+GRADED_ROLES = (Role.TESTS, Role.WRITTEN, Role.TASK)
+MANUAL_ROLES = (Role.WRITTEN, Role.TASK)
+
+
+def total_points(cells: list[Cell]) -> tuple[float, float]:
+    """(automatic, manual) points of a notebook's cells: what a perfect submission can get."""
+    auto = sum(c.points for c in cells if c.role is Role.TESTS)
+    manual = sum(c.points for c in cells if c.role in MANUAL_ROLES)
+    return auto, manual
 
 
 def role_of(cell: nbformat.NotebookNode) -> Role:
@@ -56,6 +69,8 @@ def role_of(cell: nbformat.NotebookNode) -> Role:
         return Role.TEAM
     nb = meta.get("nbgrader", {})
     solution, grade, locked = bool(nb.get("solution")), bool(nb.get("grade")), bool(nb.get("locked"))
+    if nb.get("task") and not (solution or grade):
+        return Role.TASK
     if solution and grade:
         return Role.WRITTEN
     if solution:

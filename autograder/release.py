@@ -7,10 +7,14 @@ The markers are nbgrader's and so is the work on them: its preprocessors run in 
 owned here. Our own steps only put the team cell first, drop volatile metadata, and store a
 manifest of the instructor cells (grade_id, fingerprint, checksum) in the notebook's metadata,
 so `autograder check` can spot a deleted or altered test cell even when an editor stripped the
-cells' metadata. Output is deterministic: releasing twice gives the same bytes.
+cells' metadata. `### AUTOTEST` lines are expanded first (autograder/autotest.py), from the
+solution's values. Output is deterministic: releasing twice gives the same bytes.
 
-Data files next to the source notebook are copied too, except other notebooks and names that
-start with "." or "_" (keep instructor-only files, such as hidden test data, under such names).
+The files beside the source notebook are released with it (`data_files`): every file of its
+folder and subfolders except notebooks, the autotest templates, and names that start with "." or
+"_" (.ipynb_checkpoints, __pycache__, and instructor-only files such as hidden test data). The
+release folders are generated: a file there that the source no longer gives is stale, and the
+release removes it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
+from . import autotest
 from .atomic import write_atomic
-from .authoring import validate_source
+from .authoring import check_total, validate_source
 from .config import Assignment, Course
 from .errors import AuthoringError, SubmissionError
 from .notebook import Role, cells_of, fingerprint, read_notebook, role_of, split_hidden
@@ -144,10 +149,25 @@ def store_manifest(assignment: str, team_size: int) -> Step:
     return step
 
 
-def release_steps(assignment: Assignment) -> list[Step]:
-    # Order matters: stub and hide before the outputs go, lock before the checksums (LockCells
-    # only adds editor flags, the checksums cover source and roles), the manifest last.
+def expand_autotests(assignment: Assignment,
+                     expansion: autotest.Expansion | None = None) -> Step:
+    """The test cells with their AUTOTEST lines expanded: as given, else as the release stored."""
+
+    def step(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        found = expansion or autotest.load_stored(nb, assignment.notebook)
+        return autotest.apply(nb, found)
+
+    step.__name__ = "expand_autotests"
+    return step
+
+
+def release_steps(assignment: Assignment,
+                  expansion: autotest.Expansion | None = None) -> list[Step]:
+    # Order matters: autotests expanded before the hidden tests go, stub and hide before the
+    # outputs go, lock before the checksums (LockCells only adds editor flags, the checksums
+    # cover source and roles), the manifest last.
     return [
+        expand_autotests(assignment, expansion),
         _nbgrader("ClearSolutions"),
         _nbgrader("ClearHiddenTests"),
         _nbgrader("ClearOutput"),
@@ -159,8 +179,10 @@ def release_steps(assignment: Assignment) -> list[Step]:
     ]
 
 
-def solution_steps(assignment: Assignment) -> list[Step]:
+def solution_steps(assignment: Assignment,
+                   expansion: autotest.Expansion | None = None) -> list[Step]:
     return [
+        expand_autotests(assignment, expansion),
         _nbgrader("ClearHiddenTests"),
         _nbgrader("ClearOutput"),
         _nbgrader("ComputeChecksums"),
@@ -184,7 +206,11 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
 
 
 def data_files(source_dir: Path, notebook: Path) -> list[Path]:
-    """Files next to the source notebook that students get too, relative to its folder."""
+    """Files next to the source notebook that students get too, relative to its folder.
+
+    The same list is what a grading kernel finds in its work dir. Sorted, so releases and
+    kernels see the files in one order.
+    """
     out = []
     for path in sorted(source_dir.rglob("*")):
         rel = path.relative_to(source_dir)
@@ -192,6 +218,8 @@ def data_files(source_dir: Path, notebook: Path) -> list[Path]:
             continue
         if any(part.startswith((".", "_")) for part in rel.parts):
             continue  # .ipynb_checkpoints, __pycache__, _hidden_data.npz: instructor-only
+        if rel == Path(autotest.TEMPLATES_FILE):
+            continue  # the instructor's autotest templates
         out.append(rel)
     return out
 
@@ -214,10 +242,15 @@ def planned_files(*, course: Course, assignment: str) -> dict[Path, bytes]:
     spec = course.assignment(assignment)
     source = read_source(spec)
     validate_source(source, spec.notebook)
+    check_total(source, course_path=course.path, assignment=spec)
+    expansion = autotest.expand(source, notebook=spec.notebook, course_root=course.root,
+                                timeout=course.limits.notebook_timeout)
     files = {
-        spec.release_path: notebook_bytes(apply_steps(source, release_steps(spec))),
-        spec.solution_path: notebook_bytes(apply_steps(source, solution_steps(spec))),
+        spec.release_path: notebook_bytes(apply_steps(source, release_steps(spec, expansion))),
+        spec.solution_path: notebook_bytes(apply_steps(source, solution_steps(spec, expansion))),
     }
+    if expansion is not None:  # for grading: the hidden autotests too, never released
+        files[autotest.stored_path(spec.notebook)] = expansion.stored()
     source_dir = spec.notebook.parent
     for rel in data_files(source_dir, spec.notebook):
         content = (source_dir / rel).read_bytes()
@@ -233,6 +266,17 @@ class ReleaseResult:
     solution: Path  # the solutions notebook
     written: list[Path] = field(default_factory=list)  # files created or changed
     unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # left over from an older release
+
+
+def leftover_files(spec: Assignment, planned: dict[Path, bytes]) -> list[Path]:
+    """Files in the release and solutions folders of `spec` that the source no longer gives."""
+    out = []
+    for folder in (spec.release_path.parent, spec.solution_path.parent):
+        if folder.is_dir():
+            out += [p for p in sorted(folder.rglob("*"))
+                    if (p.is_file() or p.is_symlink()) and p not in planned]
+    return out
 
 
 def release_assignment(*, course: Course, assignment: str) -> ReleaseResult:
@@ -246,15 +290,20 @@ def release_assignment(*, course: Course, assignment: str) -> ReleaseResult:
             continue
         write_atomic(path, content, shared=True)
         result.written.append(path)
+    for path in leftover_files(spec, files):
+        path.unlink()
+        result.removed.append(path)
     return result
 
 
 def stale_files(*, course: Course, assignment: str) -> list[Path]:
-    """Committed release files that differ from what releasing the source now would write."""
-    return [
-        path for path, content in planned_files(course=course, assignment=assignment).items()
-        if not path.is_file() or path.read_bytes() != content
-    ]
+    """Committed release files that differ from what releasing the source now would write,
+    and files of the release folders that it would not write at all."""
+    spec = course.assignment(assignment)
+    planned = planned_files(course=course, assignment=assignment)
+    changed = [path for path, content in planned.items()
+               if not path.is_file() or path.read_bytes() != content]
+    return changed + leftover_files(spec, planned)
 
 
 def release_is_stale(*, course: Course, assignment: str) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.authoring import find_problems, validate_source
+from autograder.authoring import check_total, find_problems, validate_source
+from autograder.config import Assignment
 from autograder.errors import AuthoringError
 
 DATA = Path(__file__).parent / "data" / "authoring"
@@ -58,10 +60,16 @@ def test_all_problems_in_one_error():
         "missing_grade_id", "begin_without_end", "tests_cell_without_points"]
 
 
-def test_solution_cell_without_markers_is_fine():
+def test_answer_without_markers_is_fine_when_it_defines_no_function():
     nb = read(DATA / "valid.ipynb")
-    nb.cells[3].source = "def double(x):\n    return 2 * x"
+    nb.cells[3].source = "FACTOR = 2"  # released as a bare stub, as nbgrader does
     assert find_problems(nb) == []
+
+
+def test_answer_without_markers_that_defines_a_function_names_it_and_the_fix():
+    problems = find_problems(read(DATA / "answer_without_markers.ipynb"))
+    assert "signature of double" in problems[0].message
+    assert "BEGIN SOLUTION" in problems[0].message and "body of double" in problems[0].hint
 
 
 def test_indented_markers_are_fine_and_free_cells_need_no_id():
@@ -71,7 +79,7 @@ def test_indented_markers_are_fine_and_free_cells_need_no_id():
     assert find_problems(nb) == []
 
 
-@pytest.mark.parametrize("points", ["2", 0.5, 3])
+@pytest.mark.parametrize("points", ["2", 0.5, 3, 0])
 def test_points_as_number_or_numeric_text(points):
     nb = read(DATA / "valid.ipynb")
     nb.cells[4].metadata.nbgrader["points"] = points
@@ -83,3 +91,94 @@ def test_points_must_be_positive_numbers(points):
     nb = read(DATA / "valid.ipynb")
     nb.cells[4].metadata.nbgrader["points"] = points
     assert [p.code for p in find_problems(nb)] == ["tests_cell_without_points"]
+
+
+def test_syntax_error_in_hidden_tests_names_the_cell_and_line():
+    problems = find_problems(read(DATA / "test_cell_syntax_error.ipynb"))
+    assert problems[0].cell == 5 and problems[0].message.startswith("line 3: unmatched ')'")
+    assert "hidden tests included" in problems[0].hint
+
+
+def test_magics_in_a_test_cell_are_not_syntax_errors():
+    nb = read(DATA / "valid.ipynb")
+    nb.cells[4].source = "%time double(2)\n" + nb.cells[4].source
+    assert find_problems(nb) == []
+
+
+def with_tests(source: str, points: float = 2) -> nbformat.NotebookNode:
+    nb = read(DATA / "valid.ipynb")
+    nb.cells[4].source = source
+    nb.cells[4].metadata.nbgrader["points"] = points
+    return nb
+
+
+@pytest.mark.parametrize("source", [
+    'with check("a", points=1):\n    pass\nwith check("b", points=1.5):\n    pass',  # 2.5 > 2
+    'with check("a", points=3):\n    pass',  # one check alone
+    'for i in range(2):\n    with check(f"case {i}", points=2.5):\n        pass',  # in a loop
+    'with check("a"):\n    pass\nwith check("b", 1):\n    pass\nwith check("c", points=0.5):\n'
+    '    pass',  # the default (1) and a positional number count too
+])
+def test_checks_worth_more_than_their_cell_stop_the_release(source):
+    problems = find_problems(with_tests(source))
+    assert [p.code for p in problems] == ["check_points_over_cell"]
+    assert problems[0].cell == 5 and "worth 2" in problems[0].message
+
+
+@pytest.mark.parametrize("source", [
+    'with check("a", points=1):\n    pass\nwith check("b", points=1):\n    pass',  # exactly 2
+    # checks that may run any number of times are not added up (only each one's own points)
+    'for i in range(3):\n    with check(f"case {i}", points=1):\n        pass',
+    'if GPU:\n    with check("a", points=2):\n        pass\nelse:\n    with check("b", points=2):\n'
+    '        pass',
+    'with check("a", points=POINTS):\n    pass',  # not a literal: decided when it runs
+])
+def test_checks_within_their_cell_are_fine(source):
+    assert find_problems(with_tests(source)) == []
+
+
+@pytest.mark.parametrize("points", [0, "0", 0.0])
+def test_zero_point_cells_are_accepted_as_ungraded_checks(points):
+    nb = read(DATA / "valid.ipynb")
+    nb.cells[4].metadata.nbgrader["points"] = points
+    nb.cells[5].metadata.nbgrader["points"] = points
+    assert find_problems(nb) == []
+
+
+def test_zero_point_cell_with_a_check_worth_a_point_is_refused():
+    problems = find_problems(with_tests('with check("a"):\n    pass', points=0))
+    assert [p.code for p in problems] == ["check_points_over_cell"]
+
+
+def test_bad_autotest_names_the_line_and_the_expression():
+    problems = find_problems(read(DATA / "bad_autotest.ipynb"))
+    assert problems[0].cell == 7 and "line 1: 'double('" in problems[0].message
+
+
+# --- the notebook's total against course.toml ------------------------------------------------
+
+def assignment(points: float, notebook_points: float | None = None) -> Assignment:
+    return Assignment(name="hw", notebook=DATA / "valid.ipynb", due=datetime(2026, 1, 1),
+                      points=points, notebook_points=notebook_points)
+
+
+def test_total_counts_automatic_and_manual_points():
+    nb = read(DATA / "valid.ipynb")  # tests 2 + autotests 0, written 1 + task 1
+    check_total(nb, course_path=Path("course.toml"), assignment=assignment(4))
+
+
+def test_total_mismatch_names_both_numbers_the_file_and_the_fix():
+    with pytest.raises(AuthoringError) as info:
+        check_total(read(DATA / "valid.ipynb"), course_path=Path("course.toml"),
+                    assignment=assignment(20))
+    text = str(info.value)
+    assert "valid.ipynb is worth 4 points (2 automatic + 2 by hand)" in text
+    assert "says points = 20" in text and "[assignments.hw] of course.toml" in text
+    assert "notebook_points = 4" in info.value.hint
+
+
+def test_notebook_points_scale_explicitly_and_are_checked_too():
+    nb = read(DATA / "valid.ipynb")
+    check_total(nb, course_path=Path("course.toml"), assignment=assignment(20, 4))
+    with pytest.raises(AuthoringError, match="says notebook_points = 5"):
+        check_total(nb, course_path=Path("course.toml"), assignment=assignment(20, 5))

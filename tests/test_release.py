@@ -12,7 +12,7 @@ from nbgrader.utils import compute_checksum
 
 from autograder import cli
 from autograder.config import load_course
-from autograder.errors import AuthoringError
+from autograder.errors import AuthoringError, ConfigError
 from autograder.notebook import Role, cells_of, fingerprint, read_team
 from autograder.release import release_assignment, release_is_stale, stale_files
 
@@ -185,3 +185,54 @@ def test_committed_release_matches_source(assignment):
     stale = [str(p.relative_to(COURSE.root)) for p in
              stale_files(course=COURSE, assignment=assignment)]
     assert not stale, f"out of date: {', '.join(stale)}; run `autograder release {assignment}`"
+
+
+def test_files_beside_the_notebook_are_released_with_their_folders(course):
+    folder = course.assignment("demo").notebook.parent
+    for rel, text in {"data/train.csv": "a\n1\n", "data/more/test.csv": "b\n", "notes.txt": "n",
+                      ".ipynb_checkpoints/demo-checkpoint.ipynb": "{}", "__pycache__/x.pyc": "",
+                      ".secret": "s", "data/.DS_Store": "", "other.ipynb": "{}",
+                      "autotests.yml": "python3: {}\n"}.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    release_assignment(course=course, assignment="demo")
+    spec = course.assignment("demo")
+    for out in (spec.release_path.parent, spec.solution_path.parent):
+        files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert files == ["data/more/test.csv", "data/train.csv", "demo.ipynb", "notes.txt",
+                         "points.csv"]
+        assert (out / "data" / "train.csv").read_text() == "a\n1\n"
+
+
+def test_a_file_the_source_no_longer_gives_is_stale_and_removed(course, capsys):
+    release_assignment(course=course, assignment="demo")
+    spec = course.assignment("demo")
+    (spec.notebook.parent / "points.csv").unlink()
+    old = spec.release_path.parent / "points.csv"
+    assert stale_files(course=course, assignment="demo") == [
+        old, spec.solution_path.parent / "points.csv"]
+    assert cli.main(["--course", str(course.path), "release", "demo"]) == 0
+    assert "demo: removed release/demo/points.csv (no longer in the source)" in \
+        capsys.readouterr().out
+    assert not old.exists() and not release_is_stale(course=course, assignment="demo")
+
+
+def test_points_that_do_not_add_up_stop_the_release_before_writing(course):
+    path = course.path
+    path.write_text(path.read_text().replace("points = 5", "points = 20"))
+    course = load_course(path)
+    with pytest.raises(AuthoringError) as info:
+        release_assignment(course=course, assignment="demo")
+    assert "demo.ipynb is worth 5 points" in str(info.value)
+    assert "says points = 20" in str(info.value) and "notebook_points = 5" in info.value.hint
+    assert not course.assignment("demo").release_path.exists()
+    path.write_text(path.read_text().replace("points = 20", "points = 20\nnotebook_points = 5"))
+    release_assignment(course=load_course(path), assignment="demo")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", '"five"', "true"])
+def test_notebook_points_must_be_a_positive_number(course, value):
+    path = course.path
+    path.write_text(path.read_text() + f"notebook_points = {value}\n")
+    with pytest.raises(ConfigError, match="notebook_points must be a positive number"):
+        load_course(path)

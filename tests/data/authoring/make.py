@@ -14,9 +14,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).parent
 
 
-def nbgrader(grade_id, *, grade=False, solution=False, locked=False, points=None):
+def nbgrader(grade_id, *, grade=False, solution=False, locked=False, points=None, task=False):
     meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
             "schema_version": 3}
+    if task:
+        meta["task"] = True
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -46,6 +48,12 @@ def valid() -> nbformat.NotebookNode:
         cell("markdown", "Why is `double` linear?\n\n### BEGIN SOLUTION\nBecause 2(a+b) = 2a+2b."
              "\n### END SOLUTION", "written", nbgrader("why_linear", grade=True, solution=True,
                                                        points=1)),
+        # nbgrader idioms that are fine: a 0-point check, autotests, a task graded by hand.
+        cell("code", "### AUTOTEST double(3); double(0.5)\n### BEGIN HIDDEN TESTS\n"
+             "### HASHED AUTOTEST double(-4)\n### END HIDDEN TESTS", "autotests",
+             nbgrader("autotest_double", grade=True, locked=True, points=0)),
+        cell("markdown", "Plot `double` on [-1, 1] and comment.", "task",
+             nbgrader("plot_double", locked=True, task=True, points=1)),
     ]
     return nb
 
@@ -84,7 +92,25 @@ CASES = {
         "### END HIDDEN TESTS"),
     "duplicate_grade_id": lambda cells: cells[5].metadata.nbgrader.update(grade_id="test_double"),
     "tests_cell_without_points": lambda cells: cells[4].metadata.nbgrader.pop("points"),
-    "written_cell_without_points": lambda cells: cells[5].metadata.nbgrader.update(points=0),
+    "written_cell_without_points": lambda cells: cells[5].metadata.nbgrader.pop("points"),
+    "task_cell_without_points": lambda cells: cells[7].metadata.nbgrader.update(points=-1),
+    "task_cell_not_markdown": lambda cells: cells.append(cell(
+        "code", "print('plot it')", "task2", nbgrader("plot_it", locked=True, task=True,
+                                                       points=1))),
+    "check_points_over_cell": lambda cells: src(
+        cells, 4, 'assert double(2) == 4\n### BEGIN HIDDEN TESTS\nwith check("negative", points=1.5):\n'
+        "    assert double(-1) == -2\nwith check(\"zero\"):\n    assert double(0) == 0\n"
+        "### END HIDDEN TESTS"),
+    "test_cell_syntax_error": lambda cells: src(
+        cells, 4, "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(-1) == -2)\n"
+        "### END HIDDEN TESTS"),
+    "answer_cell_syntax_error": lambda cells: src(
+        cells, 3, "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x +\n"
+        "    ### END SOLUTION"),
+    "answer_without_markers": lambda cells: src(cells, 3, "def double(x):\n    return 2 * x"),
+    "autotest_outside_tests_cell": lambda cells: src(
+        cells, 2, "import numpy as np\n### AUTOTEST np.pi"),
+    "bad_autotest": lambda cells: src(cells, 6, "### AUTOTEST double(3); double(\n"),
     "bad_grade_id": lambda cells: cells[3].metadata.nbgrader.update(grade_id="double it!"),
     "missing_grade_id": lambda cells: cells[2].metadata.nbgrader.pop("grade_id"),
     "several_team_cells": lambda cells: cells.append(cell(
