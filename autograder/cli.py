@@ -58,15 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("assignment", metavar="HW")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
                        help="a folder (one file or folder per submission) or a Moodle zip")
-    grade.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="kernels at once (default: from cores, memory and GPU slots)")
+    grade.add_argument("--workers", type=_kernels, default=None, metavar="N",
+                       help="kernels at once (default or 0: from cores, memory and GPU slots)")
     grade.add_argument("--shard", default=None, metavar="i/N",
                        help="grade only shard i of N (0 <= i < N); merge with the gradebook")
     grade.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="results folder (default: results/ next to course.toml)")
     grade.add_argument("--force", action="store_true", help="regrade what is already graded")
     grade.add_argument("--manifest", type=Path, default=None, metavar="CSV",
-                       help="submission_id,submitted_at (default: SUBMISSIONS/manifest.csv)")
+                       help="the submission times: a manifest (submission_id,submitted_at), "
+                            "Moodle's grading worksheet or GitHub Classroom's grades CSV "
+                            "(default: SUBMISSIONS/manifest.csv); without one no submission "
+                            "is late, and each result says so")
     grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
                        help="feedback pages (default: feedback/HW/ next to course.toml)")
     _sandbox_option(grade)
@@ -78,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                "(default: results/ next to course.toml)")
     gradebook.add_argument("--out", type=Path, default=None, metavar="XLSX",
                            help="the spreadsheet (default: grades.xlsx next to course.toml)")
+    gradebook.add_argument("--moodle-worksheet", type=Path, default=None, metavar="CSV",
+                           help="Moodle's grading worksheet of this assignment (Download grading "
+                                "worksheet): also write <out>-moodle-worksheet.csv with Grade and "
+                                "Feedback comments filled, for Upload grading worksheet")
     gradebook.set_defaults(run=_run_gradebook)
     return parser
 
@@ -167,11 +174,8 @@ def _run_grade(args: argparse.Namespace) -> int:
                              shard=shard, force=args.force, progress=progress,
                              manifest=args.manifest, require_sandbox=not args.no_require_sandbox,
                              gpu_slots=plan.slots)
-    print(f"{args.assignment}: {report.total} submissions"
-          f"{f' in shard {args.shard}' if shard else ''}: {len(report.graded)} graded now, "
-          f"{len(report.skipped)} already graded, {len(report.failed)} not graded "
-          f"(rejected, error or timeout); {report.workers} worker(s); "
-          f"results in {_rel(report.out, course.root)}")
+    for line in grade_summary(report, shard=args.shard, out=_rel(report.out, course.root)):
+        print(line)
     feedback = args.feedback or course.root / "feedback" / args.assignment
     try:
         pages = write_feedback([r for r in report.results if in_shard(r.submission_id, shard)],
@@ -186,7 +190,54 @@ def _run_grade(args: argparse.Namespace) -> int:
     if report.interrupted:
         print("autograder: interrupted; run the same command again to finish", file=sys.stderr)
         return 130
-    return 0
+    return NOT_GRADED_EXIT if report.not_graded else 0
+
+
+NOT_GRADED_EXIT = 3  # the batch ran to its end, but some submissions are not graded
+
+
+def grade_summary(report, *, shard: str | None, out: str) -> list[str]:
+    """The lines that end `autograder grade`: counts, then by name what needs a look (not
+    graded, late, no trustworthy time), true on a rerun as on the first run."""
+    hw = report.assignment
+    now = [s for s in report.graded if s not in report.not_graded]
+    before = [s for s in report.skipped if s not in report.not_graded]
+    lines = [f"{hw}: {report.total} submissions{f' in shard {shard}' if shard else ''}: "
+             f"{len(now) + len(before)} graded ({len(now)} now, {len(before)} already), "
+             f"{len(report.not_graded)} not graded; {report.workers} worker(s); "
+             f"results in {out}"]
+    if report.not_graded:
+        lines.append(f"{hw}: not graded: " + "; ".join(
+            f"{sid} ({_short(why)})" for sid, why in sorted(report.not_graded.items())))
+    if report.late:
+        lines.append(f"{hw}: late: " + "; ".join(
+            f"{sid} ({why})" for sid, why in sorted(report.late.items())))
+    if report.untimed:
+        lines.append(f"{hw}: {len(report.untimed)} without a trustworthy submission time, so "
+                     f"no late penalty: {', '.join(sorted(report.untimed)[:20])}"
+                     + (" ..." if len(report.untimed) > 20 else "")
+                     + " (give the times with --manifest: a manifest, Moodle's grading "
+                       "worksheet or GitHub Classroom's grades CSV)")
+    if report.stale:
+        lines.append(f"{hw}: {len(report.stale)} result(s) of submissions no longer there "
+                     f"moved to {out}/stale: {', '.join(report.stale[:10])}")
+    return lines
+
+
+def _short(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kernels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: the number of kernels cannot be negative "
+                                         "(0 sizes it from the machine)")
+    return value
 
 
 def _run_gradebook(args: argparse.Namespace) -> int:
@@ -203,11 +254,45 @@ def _run_gradebook(args: argparse.Namespace) -> int:
           f"{len(book.problems)} problems to look at")
     for path in (book.xlsx, book.csv, book.moodle_csv):
         print(f"wrote {_rel(path, course.root)}")
+    if args.moodle_worksheet:
+        _write_moodle_worksheet(args, course, book)
     return 0
 
 
+def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
+    """Grades back into Moodle's own grading worksheet (the gradebook's rows, one assignment)."""
+    from .errors import ConfigError
+    from .moodle import Mark, fill_worksheet, match_students, read_worksheet
+
+    if len(args.assignments) != 1:
+        raise ConfigError("--moodle-worksheet is the worksheet of one assignment",
+                          hint="run gradebook with that assignment alone")
+    hw = args.assignments[0]
+    spec = course.assignment(hw)
+    sheet = read_worksheet(args.moodle_worksheet, timezone_name=course.timezone)
+    students = [r for r in book.rows if r.get("last_name")]
+    marks = {}
+    for participant, student in match_students(sheet, students).items():
+        row = next(r for r in students if r["student_id"] == student)
+        # Only a graded submission gives a grade: no submission, rejected, error → no mark, so
+        # Moodle keeps what it has (never a 0 written over it).
+        if row.get(f"{hw} status") == "graded" and row.get(f"{hw} grade") is not None:
+            late = row.get(f"{hw} late days") or 0
+            note = f"; {late} day(s) late, -{row.get(f'{hw} penalty', 0):.0%}" if late else ""
+            marks[participant] = Mark(float(row[f"{hw} grade"]), float(spec.points),
+                                      f"{row[f'{hw} grade']:g}/{spec.points:g}{note}")
+    out = (args.out or course.root / "grades.xlsx")
+    report = fill_worksheet(sheet, marks, out.with_name(out.stem + "-moodle-worksheet.csv"))
+    print(f"wrote {_rel(report.path, course.root)}: {len(report.written)} grades filled, "
+          f"{len(report.left)} rows left as downloaded (no graded submission)"
+          + (f", {len(report.locked)} locked in Moodle" if report.locked else "")
+          + ("" if report.feedback else "; no Feedback comments column in the worksheet")
+          + "; upload it with View all submissions > Upload grading worksheet")
+
+
 class _progress:
-    """The batch's progress: a rich bar on a terminal, one plain line per submission otherwise."""
+    """The batch's progress: one line per submission (also above the bar on a terminal), and on a
+    terminal a bar with an ETA from the pace of the submissions graded so far."""
 
     def __init__(self, assignment: str, *, rich: bool) -> None:
         self.assignment, self.rich, self.bar, self.task = assignment, rich, None, None
@@ -220,14 +305,12 @@ class _progress:
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
-                TimeRemainingColumn,
             )
 
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), TextColumn("[red]{task.fields[failures]} not graded"),
-                transient=False)
+                TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
+                TextColumn("[red]{task.fields[failures]} not graded"), transient=False)
             self.bar.__enter__()
         return self
 
@@ -236,23 +319,36 @@ class _progress:
             self.bar.__exit__(*exc)
 
     def __call__(self, event) -> None:
+        if event.result is None:
+            self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
+                      f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
+        else:
+            r = event.result
+            what = (f"{r.points:g}/{r.max_points:g}" if r.status == "graded"
+                    else _short(r.reason, 100) if r.reason else "")
+            late = next((f.message for f in r.flags if f.code == "late"), "")
+            self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
+                      f"{r.status} {what}" + (f" ({late})" if late else "")
+                      + (f", ETA {_duration(event.eta_s)}" if event.eta_s else ""))
         if self.bar is not None:
+            eta = "ETA " + (_duration(event.eta_s) if event.eta_s is not None else "-:--:--")
             if self.task is None:
                 self.task = self.bar.add_task(self.assignment, total=event.total,
-                                              completed=event.done, failures=0, rate="")
-            speed = self.bar.tasks[0].speed
-            rate = f"{speed * 60:.1f}/min" if speed else ""
-            self.bar.update(self.task, completed=event.done, failures=event.failures, rate=rate)
-            return
-        if event.result is None:
-            print(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
-                  f"graded, {event.workers} worker(s)", file=sys.stderr, flush=True)
-            return
-        r = event.result
-        print(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: {r.status}"
-              f" {r.points:g}/{r.max_points:g}" + (f" ({event.failures} not graded so far)"
-                                                   if event.failures else ""),
-              file=sys.stderr, flush=True)
+                                              completed=event.done, failures=0, eta=eta)
+            self.bar.update(self.task, completed=event.done, failures=event.failures, eta=eta)
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            from rich.text import Text
+
+            self.bar.console.print(Text(line))  # Text: a name like "[red]x" is not markup
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float | None) -> str:
+    seconds = int(round(seconds or 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _rel(path: Path, root: Path) -> str:
