@@ -402,10 +402,10 @@ def _unpack_dir(folder: Path) -> Path:
     base = folder / ".unpacked"
     if base.is_dir() and not base.is_symlink():
         for old in base.iterdir():
-            if old.name.isdigit() and not _alive(int(old.name)):
-                shutil.rmtree(old, ignore_errors=True)
+            if not (old.name.isdigit() and _alive(int(old.name))):
+                shutil.rmtree(old, ignore_errors=True)  # a dead run's, or an older layout's
     elif base.exists() or base.is_symlink():
-        base.unlink()  # an older layout (or a link): the folder is the grader's own
+        base.unlink()  # a file or a link where the grader's own folder goes
     return base / str(os.getpid())
 
 

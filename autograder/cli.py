@@ -324,11 +324,11 @@ class _progress:
                       f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
         else:
             r = event.result
-            what = (f"{r.points:g}/{r.max_points:g}" if r.status == "graded"
-                    else _short(r.reason, 100) if r.reason else "")
+            what = (f" {r.points:g}/{r.max_points:g}" if r.status == "graded"
+                    else f": {_short(r.reason, 100)}" if r.reason else "")
             late = next((f.message for f in r.flags if f.code == "late"), "")
             self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
-                      f"{r.status} {what}" + (f" ({late})" if late else "")
+                      f"{r.status}{what}" + (f" ({late})" if late else "")
                       + (f", ETA {_duration(event.eta_s)}" if event.eta_s else ""))
         if self.bar is not None:
             eta = "ETA " + (_duration(event.eta_s) if event.eta_s is not None else "-:--:--")

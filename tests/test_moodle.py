@@ -242,3 +242,47 @@ def test_download_grade_gradebook_upload(tmp_path, monkeypatch, capsys):
     assert filled["Participant 1003"] == filled["Participant 1004"]
     assert filled["Participant 1007"] == "12.00"
     assert "-20%" in rows["Participant 1003"][9]
+
+
+# ---------------------------------------------------------------- the example class, as LMSs give it
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_the_lms_examples_are_up_to_date_and_give_the_true_times(tmp_path, monkeypatch):
+    import importlib.util
+
+    from autograder.submissions import discover
+    from autograder.times import CLASSROOM, read_times
+
+    spec = importlib.util.spec_from_file_location("make_lms", EXAMPLES / "make_lms.py")
+    make_lms = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_lms)
+    monkeypatch.setattr(make_lms, "MOODLE", tmp_path / "moodle")
+    monkeypatch.setattr(make_lms, "CLASSROOM", tmp_path / "classroom")
+    make_lms.build()
+    for made in (tmp_path / "moodle").rglob("*"):
+        if made.is_file():
+            committed = EXAMPLES / "moodle" / "hw1_features" / made.relative_to(tmp_path / "moodle")
+            assert committed.read_bytes() == made.read_bytes(), "run python examples/make_lms.py"
+    for made in (tmp_path / "classroom").rglob("*"):
+        if made.is_file():
+            committed = EXAMPLES / "classroom" / "hw1_features" / made.relative_to(
+                tmp_path / "classroom")
+            assert committed.read_bytes() == made.read_bytes(), "run python examples/make_lms.py"
+
+    truth = read_times(EXAMPLES / "submissions" / HW / "manifest.csv", timezone_name=PARIS)
+    late = {k: v for k, v in truth.by_key.items() if v.day != 12}
+    moodle = EXAMPLES / "moodle" / HW
+    found = discover(moodle / "M2DL-hw1_features-42.zip", notebook_name=f"{HW}.ipynb",
+                     timezone_name=PARIS, manifest=moodle / "Grades-M2DL-hw1_features-42.csv",
+                     unpack_to=tmp_path / "unpacked")
+    assert len(found) == 14 and all(s.time_source == LMS for s in found)
+    assert sorted(s.submitted_at for s in found if s.submitted_at.day != 12) == sorted(
+        late.values())
+    classroom = EXAMPLES / "classroom" / HW
+    clones = discover(classroom / "hw1-features-submissions", notebook_name=f"{HW}.ipynb",
+                      manifest=classroom / "grades.csv")
+    assert len(clones) == 14 and all(s.time_source == CLASSROOM for s in clones)
+    assert sorted(s.submitted_at for s in clones if s.submitted_at.astimezone(
+        ZoneInfo(PARIS)).day != 12) == sorted(late.values())
