@@ -189,6 +189,39 @@ def time_fields(submission: Submission) -> tuple[str | None, str, str | None]:
             submission.unverified_at.isoformat() if submission.unverified_at else None)
 
 
+def summary_lines(report: BatchReport, *, shard: str | None, out: str) -> list[str]:
+    """The lines that end `autograder grade`: counts, then by name what needs a look (not
+    graded, late, no trustworthy time, results moved away), true on a rerun as on the first."""
+    hw = report.assignment
+    now = [s for s in report.graded if s not in report.not_graded]
+    before = [s for s in report.skipped if s not in report.not_graded]
+    lines = [f"{hw}: {report.total} submissions{f' in shard {shard}' if shard else ''}: "
+             f"{len(now) + len(before)} graded ({len(now)} now, {len(before)} already), "
+             f"{len(report.not_graded)} not graded; {report.workers} worker(s); "
+             f"results in {out}"]
+    if report.not_graded:
+        lines.append(f"{hw}: not graded: " + "; ".join(
+            f"{sid} ({shorten(why)})" for sid, why in sorted(report.not_graded.items())))
+    if report.late:
+        lines.append(f"{hw}: late: " + "; ".join(
+            f"{sid} ({why})" for sid, why in sorted(report.late.items())))
+    if report.untimed:
+        lines.append(f"{hw}: {len(report.untimed)} without a trustworthy submission time, so "
+                     f"no late penalty: {', '.join(sorted(report.untimed)[:20])}"
+                     + (" ..." if len(report.untimed) > 20 else "")
+                     + " (give the times with --manifest: a manifest, Moodle's grading "
+                       "worksheet or GitHub Classroom's grades CSV)")
+    if report.stale:
+        lines.append(f"{hw}: {len(report.stale)} result(s) of submissions no longer there "
+                     f"moved to {out}/stale: {', '.join(report.stale[:10])}")
+    return lines
+
+
+def shorten(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 # ---------------------------------------------------------------- the workers
 
 def _worker_start() -> None:

@@ -160,7 +160,7 @@ def _run_grade_one(args: argparse.Namespace) -> int:
 
 def _run_grade(args: argparse.Namespace) -> int:
     from . import gpu
-    from .batch import grade_batch, in_shard, parse_shard
+    from .batch import grade_batch, in_shard, parse_shard, summary_lines
     from .feedback import write_feedback
 
     course = _course(args)
@@ -174,7 +174,7 @@ def _run_grade(args: argparse.Namespace) -> int:
                              shard=shard, force=args.force, progress=progress,
                              manifest=args.manifest, require_sandbox=not args.no_require_sandbox,
                              gpu_slots=plan.slots)
-    for line in grade_summary(report, shard=args.shard, out=_rel(report.out, course.root)):
+    for line in summary_lines(report, shard=args.shard, out=_rel(report.out, course.root)):
         print(line)
     feedback = args.feedback or course.root / "feedback" / args.assignment
     try:
@@ -194,39 +194,6 @@ def _run_grade(args: argparse.Namespace) -> int:
 
 
 NOT_GRADED_EXIT = 3  # the batch ran to its end, but some submissions are not graded
-
-
-def grade_summary(report, *, shard: str | None, out: str) -> list[str]:
-    """The lines that end `autograder grade`: counts, then by name what needs a look (not
-    graded, late, no trustworthy time), true on a rerun as on the first run."""
-    hw = report.assignment
-    now = [s for s in report.graded if s not in report.not_graded]
-    before = [s for s in report.skipped if s not in report.not_graded]
-    lines = [f"{hw}: {report.total} submissions{f' in shard {shard}' if shard else ''}: "
-             f"{len(now) + len(before)} graded ({len(now)} now, {len(before)} already), "
-             f"{len(report.not_graded)} not graded; {report.workers} worker(s); "
-             f"results in {out}"]
-    if report.not_graded:
-        lines.append(f"{hw}: not graded: " + "; ".join(
-            f"{sid} ({_short(why)})" for sid, why in sorted(report.not_graded.items())))
-    if report.late:
-        lines.append(f"{hw}: late: " + "; ".join(
-            f"{sid} ({why})" for sid, why in sorted(report.late.items())))
-    if report.untimed:
-        lines.append(f"{hw}: {len(report.untimed)} without a trustworthy submission time, so "
-                     f"no late penalty: {', '.join(sorted(report.untimed)[:20])}"
-                     + (" ..." if len(report.untimed) > 20 else "")
-                     + " (give the times with --manifest: a manifest, Moodle's grading "
-                       "worksheet or GitHub Classroom's grades CSV)")
-    if report.stale:
-        lines.append(f"{hw}: {len(report.stale)} result(s) of submissions no longer there "
-                     f"moved to {out}/stale: {', '.join(report.stale[:10])}")
-    return lines
-
-
-def _short(text: str, limit: int = 140) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _kernels(text: str) -> int:
@@ -260,29 +227,18 @@ def _run_gradebook(args: argparse.Namespace) -> int:
 
 
 def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
-    """Grades back into Moodle's own grading worksheet (the gradebook's rows, one assignment)."""
     from .errors import ConfigError
-    from .moodle import Mark, fill_worksheet, match_students, read_worksheet
+    from .moodle import grades_to_worksheet
 
     if len(args.assignments) != 1:
         raise ConfigError("--moodle-worksheet is the worksheet of one assignment",
                           hint="run gradebook with that assignment alone")
     hw = args.assignments[0]
-    spec = course.assignment(hw)
-    sheet = read_worksheet(args.moodle_worksheet, timezone_name=course.timezone)
-    students = [r for r in book.rows if r.get("last_name")]
-    marks = {}
-    for participant, student in match_students(sheet, students).items():
-        row = next(r for r in students if r["student_id"] == student)
-        # Only a graded submission gives a grade: no submission, rejected, error → no mark, so
-        # Moodle keeps what it has (never a 0 written over it).
-        if row.get(f"{hw} status") == "graded" and row.get(f"{hw} grade") is not None:
-            late = row.get(f"{hw} late days") or 0
-            note = f"; {late} day(s) late, -{row.get(f'{hw} penalty', 0):.0%}" if late else ""
-            marks[participant] = Mark(float(row[f"{hw} grade"]), float(spec.points),
-                                      f"{row[f'{hw} grade']:g}/{spec.points:g}{note}")
-    out = (args.out or course.root / "grades.xlsx")
-    report = fill_worksheet(sheet, marks, out.with_name(out.stem + "-moodle-worksheet.csv"))
+    out = args.out or course.root / "grades.xlsx"
+    report = grades_to_worksheet(worksheet=args.moodle_worksheet, rows=book.rows, assignment=hw,
+                                 points=course.assignment(hw).points,
+                                 out=out.with_name(out.stem + "-moodle-worksheet.csv"),
+                                 timezone_name=course.timezone)
     print(f"wrote {_rel(report.path, course.root)}: {len(report.written)} grades filled, "
           f"{len(report.left)} rows left as downloaded (no graded submission)"
           + (f", {len(report.locked)} locked in Moodle" if report.locked else "")
@@ -319,13 +275,15 @@ class _progress:
             self.bar.__exit__(*exc)
 
     def __call__(self, event) -> None:
+        from .batch import shorten
+
         if event.result is None:
             self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
                       f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
         else:
             r = event.result
             what = (f" {r.points:g}/{r.max_points:g}" if r.status == "graded"
-                    else f": {_short(r.reason, 100)}" if r.reason else "")
+                    else f": {shorten(r.reason, 100)}" if r.reason else "")
             late = next((f.message for f in r.flags if f.code == "late"), "")
             self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
                       f"{r.status}{what}" + (f" ({late})" if late else "")

@@ -289,6 +289,36 @@ def match_students(sheet: Worksheet, students: list[dict]) -> dict[str, str]:
     return out
 
 
+def gradebook_mark(row: dict, assignment: str, points: float) -> Mark | None:
+    """The mark a gradebook row (see gradebook.py: `<hw> status`, `<hw> grade`, `<hw> late
+    days`, `<hw> penalty`) gives a student: only a graded submission gives one; no submission,
+    rejected, error give none, so Moodle keeps what it has."""
+    grade = row.get(f"{assignment} grade")
+    if row.get(f"{assignment} status") != "graded" or grade is None:
+        return None
+    comment = f"{grade:g}/{points:g}"
+    late = row.get(f"{assignment} late days") or 0
+    if late:
+        penalty = row.get(f"{assignment} penalty") or 0
+        comment += f"; {late} day{'s' if late > 1 else ''} late, -{penalty:.0%}"
+    return Mark(float(grade), float(points), comment)
+
+
+def grades_to_worksheet(*, worksheet: Path, rows: list[dict], assignment: str, points: float,
+                        out: Path, timezone_name: str) -> FillReport:
+    """The gradebook's rows (one per student) written into Moodle's grading worksheet of
+    `assignment`: the entry point of "grades back to Moodle"."""
+    sheet = read_worksheet(worksheet, timezone_name=timezone_name)
+    students = [r for r in rows if r.get("last_name")]  # on the roster: Moodle knows them
+    by_id = {r["student_id"]: r for r in students}
+    marks = {}
+    for participant, student in match_students(sheet, students).items():
+        mark = gradebook_mark(by_id[student], assignment, points)
+        if mark is not None:
+            marks[participant] = mark
+    return fill_worksheet(sheet, marks, out)
+
+
 def fill_worksheet(sheet: Worksheet, marks: dict[str, Mark], out: Path) -> FillReport:
     """Write `sheet` back with Grade (and Feedback comments) filled for the participants in
     `marks`, rescaled to the worksheet's Maximum Grade and written with its decimal separator.

@@ -485,7 +485,7 @@ def test_only_a_trusted_time_decides_lateness(tmp_path):
 
 
 def test_the_summary_names_what_is_not_graded_on_every_run(tmp_path):
-    from autograder.cli import grade_summary
+    from autograder.batch import summary_lines
 
     course = load_course(make_course(tmp_path))
     subs = make_class(tmp_path / "subs", 3)
@@ -495,7 +495,7 @@ def test_the_summary_names_what_is_not_graded_on_every_run(tmp_path):
     for run in ("first", "rerun"):
         report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
                              grade_one=fake_grade)
-        lines = grade_summary(report, shard=None, out="results/hw1_features")
+        lines = summary_lines(report, shard=None, out="results/hw1_features")
         now, before = (3, 0) if run == "first" else (0, 3)
         assert lines[0].startswith(f"{HW}: 5 submissions: 3 graded ({now} now, {before} already),"
                                    " 2 not graded;")

@@ -132,9 +132,9 @@ def test_without_the_worksheet_zip_dates_decide_nothing_and_it_is_said(tmp_path,
     assert [f.code for f in lea.flags] == [TIME_UNVERIFIED]
     assert "it would be 49 days late" in lea.flags[0].message
     assert report.late == {} and report.untimed == ["Léa Martin_1001"]
-    from autograder.cli import grade_summary
+    from autograder.batch import summary_lines
 
-    lines = "\n".join(grade_summary(report, shard=None, out="results/hw1_features"))
+    lines = "\n".join(summary_lines(report, shard=None, out="results/hw1_features"))
     assert "1 without a trustworthy submission time, so no late penalty: Léa Martin_1001" in lines
 
 
@@ -286,3 +286,13 @@ def test_the_lms_examples_are_up_to_date_and_give_the_true_times(tmp_path, monke
     assert len(clones) == 14 and all(s.time_source == CLASSROOM for s in clones)
     assert sorted(s.submitted_at for s in clones if s.submitted_at.astimezone(
         ZoneInfo(PARIS)).day != 12) == sorted(late.values())
+
+
+def test_only_a_graded_submission_gives_a_mark():
+    from autograder.moodle import gradebook_mark
+
+    row = {f"{HW} status": "graded", f"{HW} grade": 14.4, f"{HW} late days": 2,
+           f"{HW} penalty": 0.2}
+    assert gradebook_mark(row, HW, 20) == Mark(14.4, 20.0, "14.4/20; 2 days late, -20%")
+    for status in ("rejected", "error", "timeout", "no submission"):
+        assert gradebook_mark({**row, f"{HW} status": status, f"{HW} grade": 0.0}, HW, 20) is None
