@@ -255,6 +255,7 @@ class _progress:
 
     def __enter__(self):
         if self.rich:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -263,10 +264,12 @@ class _progress:
                 TimeElapsedColumn,
             )
 
+            # On stderr, like the plain lines: stdout keeps only the summary.
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
-                TextColumn("[red]{task.fields[failures]} not graded"), transient=False)
+                TextColumn("[red]{task.fields[failures]} not graded"), transient=False,
+                console=Console(stderr=True))
             self.bar.__enter__()
         return self
 

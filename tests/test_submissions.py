@@ -238,3 +238,29 @@ def test_a_truncated_notebook_still_names_its_team(tmp_path):
     assert sub.rejected("hw1_features").team == ["21900111", "21900112"]
     assert team_in_text(b'TEAM = ["<student id>", "<student id>"]') == []
     assert team_in_text(b"TEAM = ['a1', 'b2']") == ["a1", "b2"]
+
+
+def test_a_zip_without_a_notebook_is_one_submission_that_says_so(tmp_path):
+    archive = tmp_path / "pair05.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("readme.txt", "the notebook is on my laptop")
+        zf.writestr("data.csv", "x,y\n")
+    (sub,) = discover(archive, notebook_name=EXPECTED, unpack_to=tmp_path / "u")
+    assert sub.submission_id == "pair05" and not sub.gradable
+    assert sub.problem == "no notebook in pair05.zip: it holds data.csv, readme.txt"
+
+
+def test_a_students_zip_is_opened_once(tmp_path):
+    root = tmp_path / "subs"
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(f"hw1/{EXPECTED}", notebook_bytes(["21900101", "21900102"]))
+        zf.writestr("hw1/.ipynb_checkpoints/hw1_features-checkpoint.ipynb", "{}")
+    put(root / "pair05" / "hw1.zip", inner.read_bytes())
+    put(root / "pair06.zip", inner.read_bytes())
+    found = by_id(discover(root, notebook_name=EXPECTED, unpack_to=tmp_path / "u"))
+    assert found["pair05"].gradable and found["pair05"].source == f"pair05/hw1.zip/hw1/{EXPECTED}"
+    assert found["pair05"].team == ["21900101", "21900102"]
+    assert found["pair06"].gradable and found["pair06"].source == f"pair06.zip/hw1/{EXPECTED}"
+    # The zip's entry date is the zip maker's: kept apart, never trusted.
+    assert found["pair06"].time_source == "archive date" and found["pair06"].submitted_at is None
