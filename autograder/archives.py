@@ -123,24 +123,33 @@ def member_of(info: zipfile.ZipInfo) -> Member:
 ODD_CATEGORIES = {"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"}  # controls, bidi overrides, unassigned
 
 
-def entry_problem(member: Member) -> str:
-    """Why this entry makes its submission unreadable, or ''. Checks the name and the kind of
-    file; sizes are checked only for what will be extracted (see size_problem)."""
-    shown = printable(member.raw_name)
-    if "\x00" in member.raw_name:
+def name_problem(name: str, raw_name: str | None = None) -> str:
+    """Why a file's name (a '/'-separated path) is unacceptable in a submission, or ''."""
+    raw_name = name if raw_name is None else raw_name
+    shown = printable(raw_name)
+    if "\x00" in raw_name:
         return f"{shown}: a file name with a NUL byte"
-    if any(unicodedata.category(c) in ODD_CATEGORIES for c in member.name):
+    if any(unicodedata.category(c) in ODD_CATEGORIES for c in name):
         return f"{shown}: a file name with control or invisible characters"
-    if member.name.startswith("/") or re.match(r"^[A-Za-z]:", member.name):
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return f"{shown}: an absolute path"
-    parts = member.path.split("/")
+    parts = name.rstrip("/").split("/")
     if ".." in parts:
         return f"{shown}: a path that climbs out of its folder (..)"
     if any(p in ("", ".") for p in parts):
         return f"{shown}: an empty or '.' path component"
-    if (any(len(p.encode()) > MAX_NAME_BYTES for p in parts)
-            or len(member.name.encode()) > MAX_PATH_BYTES):
+    if any(len(p.encode()) > MAX_NAME_BYTES for p in parts) or len(name.encode()) > MAX_PATH_BYTES:
         return f"{shown}: a file name longer than the file system allows"
+    return ""
+
+
+def entry_problem(member: Member) -> str:
+    """Why this entry makes its submission unreadable, or ''. Checks the name and the kind of
+    file; sizes are checked only for what will be extracted (see size_problem)."""
+    shown = printable(member.raw_name)
+    named = name_problem(member.name, member.raw_name)
+    if named:
+        return named
     kind = stat.S_IFMT(member.mode)
     if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         return f"{shown}: {kind_of(member.mode)} in the archive"

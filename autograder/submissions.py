@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from .archives import ArchiveRefused, Group, unpack
+from .archives import ArchiveRefused, Group, name_problem, unpack
 from .errors import ConfigError
 from .moodle import moodle_name
 from .notebook import Role, cells_of, read_team
@@ -234,6 +234,9 @@ def _folder_entries(root: Path, skip: set[Path]) -> list[_Entry]:
                 child.name)
         else:
             entries[child.name] = _Entry(child.name, root, [child.name])
+    for entry in entries.values():  # the names an archive's entries may not have, here too
+        odd = "" if entry.problem else next((p for p in map(name_problem, entry.files) if p), "")
+        entry.problem = entry.problem or (odd and f"the file {odd}")
     return list(entries.values())
 
 

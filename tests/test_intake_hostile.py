@@ -239,3 +239,18 @@ def test_a_1_mb_zip_holding_1_gib_is_never_extracted_in_full(tmp_path, bombs, ki
     assert not found[BAD].gradable and reason in found[BAD].problem
     written = sum(p.stat().st_size for p in (tmp_path / "unpacked").rglob("*") if p.is_file())
     assert written < 64 * 1024  # Léa's notebook; none of the bomb stays on disk
+
+
+def test_odd_file_names_in_a_folder_are_rejected_as_in_a_zip(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "pair01").mkdir(parents=True)
+    (subs / "pair01" / NOTEBOOK).write_bytes(make.GOOD_NB)
+    (subs / "pair02").mkdir()
+    (subs / "pair02" / "\x1b[2Jhw1_features.ipynb").write_bytes(make.BAD_NB)
+    (subs / "pair03\u202egnp.ipynb").write_bytes(make.BAD_NB)
+    found = {s.submission_id: s for s in discover(subs, notebook_name=NOTEBOOK)}
+    assert found["pair01"].gradable
+    assert "control or invisible characters" in found["pair02"].problem
+    assert "\x1b" not in found["pair02"].problem
+    bidi = next(s for sid, s in found.items() if sid.startswith("pair03"))
+    assert "control or invisible characters" in bidi.problem
