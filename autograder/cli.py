@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade every submission of an assignment")
     grade.add_argument("assignment", metavar="HW")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
-                       help="a folder (one file or folder per submission) or a Moodle zip")
+                       help="a folder (one notebook, folder or zip per submission), Moodle's "
+                            "'Download all submissions' zip, or GitHub Classroom clones")
     grade.add_argument("--workers", type=_kernels, default=None, metavar="N",
                        help="kernels at once (default or 0: from cores, memory and GPU slots)")
     grade.add_argument("--shard", default=None, metavar="i/N",
