@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import shutil
 import signal
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,13 +21,16 @@ from .config import Course, Limits
 from .errors import AuthoringError, ConfigError, SandboxUnavailable
 from .late import lateness
 from .results import ERROR, GRADED, SubmissionResult, read_result, write_result
-from .roster import apply_team_checks, check_teams, load_roster
+from .roster import Roster, apply_team_checks, check_teams, load_roster
 from .submissions import Submission, discover
+from .times import TRUSTED
 
 GradeOne = Callable[..., SubmissionResult]
 Progress = Callable[["BatchProgress"], None]
 
 GRADER_ERROR = "grader_error"  # the grader itself failed on this submission: retried next run
+TIME_UNVERIFIED = "time_unverified"  # no trusted submission time: no late penalty, said so
+STALE = "stale"  # where results of submissions no longer in SUBMISSIONS are moved
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,13 @@ class BatchProgress:
     failures: int  # finished with a status other than graded
     workers: int
     result: SubmissionResult | None = None  # the one that just finished; None at the start
+    to_grade: int = 0  # gradable submissions this run sends to the kernels
+    graded_now: int = 0  # of those, finished
+    elapsed_s: float = 0.0  # since the first of those started
+
+    @property
+    def eta_s(self) -> float | None:
+        return remaining_seconds(self.elapsed_s, self.graded_now, self.to_grade - self.graded_now)
 
 
 @dataclass
@@ -51,6 +63,11 @@ class BatchReport:
     failed: list[str] = field(default_factory=list)  # ids not graded: rejected, error, timeout
     interrupted: bool = False
     results: list[SubmissionResult] = field(default_factory=list)  # every result in `out`
+    # Over every submission of this shard, this run's and earlier runs' alike:
+    not_graded: dict[str, str] = field(default_factory=dict)  # id → "status: reason"
+    late: dict[str, str] = field(default_factory=dict)  # id → the late flag's message
+    untimed: list[str] = field(default_factory=list)  # ids without a trusted submission time
+    stale: list[str] = field(default_factory=list)  # results moved away: no such submission now
 
     @property
     def complete(self) -> bool:
@@ -79,6 +96,16 @@ def shard_of(submission_id: str, count: int) -> int:
 
 def in_shard(submission_id: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or shard_of(submission_id, shard[1]) == shard[0]
+
+
+def remaining_seconds(elapsed_s: float, finished: int, left: int) -> float | None:
+    """Time left, from the pace of the submissions really graded so far (skipped and rejected
+    ones take no time and would make any estimate wrong); None until one has finished."""
+    if left <= 0:
+        return 0.0
+    if finished <= 0 or elapsed_s <= 0:
+        return None
+    return elapsed_s / finished * left
 
 
 def plan_workers(*, limits: Limits, cores: int, memory_mb: float, gpu_slots: int = 0,
@@ -117,14 +144,82 @@ def needs_grading(submission: Submission, existing: SubmissionResult | None, ver
         submission.content_hash, version, submission.source)
 
 
-def late_flag(result: SubmissionResult, course: Course, assignment: str) -> None:
-    """Replace the late flag from the submission time (it may come from a newer manifest)."""
+def time_flags(result: SubmissionResult, course: Course, assignment: str, *,
+               note: str = "") -> None:
+    """Replace the late and time flags from the submission time (it may come from a newer file
+    of times). Only a trusted time decides lateness; without one the result says so, with the
+    date the files carry and what it would mean, so no penalty is ever applied (or waived)
+    silently."""
     spec = course.assignment(assignment)
-    result.flags = [f for f in result.flags if f.code != "late"]
-    late = lateness(result.submitted_at, spec.due, spec.late_policy, timezone_name=course.timezone)
+    result.flags = [f for f in result.flags if f.code not in ("late", TIME_UNVERIFIED)]
+    trusted = result.submitted_at if result.submitted_at_source in TRUSTED else None
+    late = lateness(trusted, spec.due, spec.late_policy, timezone_name=course.timezone)
     if late.is_late:
-        what = "grade 0" if late.penalty >= 1 else f"-{late.penalty:.0%}"
-        result.flag("late", f"{late.days} day{'s' if late.days > 1 else ''} late: {what}")
+        result.flag("late", f"{_days(late.days)} late: " + (
+            "grade 0" if late.penalty >= 1 else f"-{late.penalty:.0%}"))
+    if trusted:
+        return
+    seen = datetime.fromisoformat(result.graded_at) if result.graded_at else datetime.now(UTC)
+    if lateness(seen, spec.due, spec.late_policy, timezone_name=course.timezone).days == 0:
+        return  # the files were in hand before the deadline: nothing in them can be late
+    if result.unverified_submitted_at:
+        text = (f"no trustworthy submission time: the only date is the "
+                f"{result.submitted_at_source or 'file date'} {result.unverified_submitted_at}, "
+                "which whoever made the file sets; no late penalty applied")
+        would = lateness(result.unverified_submitted_at, spec.due, spec.late_policy,
+                         timezone_name=course.timezone)
+        if would.is_late:
+            text += f" (by that date it would be {_days(would.days)} late)"
+    else:
+        text = "no submission time known; no late penalty applied"
+    if note:
+        text += f"; {note}"
+    result.flag(TIME_UNVERIFIED, text + "; give the times with --manifest (a manifest, Moodle's "
+                                        "grading worksheet or GitHub Classroom's grades CSV)")
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'s' if n > 1 else ''}"
+
+
+def time_fields(submission: Submission) -> tuple[str | None, str, str | None]:
+    """(submitted_at, submitted_at_source, unverified_submitted_at) of a result."""
+    return (submission.submitted_at.isoformat() if submission.submitted_at else None,
+            submission.time_source,
+            submission.unverified_at.isoformat() if submission.unverified_at else None)
+
+
+def summary_lines(report: BatchReport, *, shard: str | None, out: str) -> list[str]:
+    """The lines that end `autograder grade`: counts, then by name what needs a look (not
+    graded, late, no trustworthy time, results moved away), true on a rerun as on the first."""
+    hw = report.assignment
+    now = [s for s in report.graded if s not in report.not_graded]
+    before = [s for s in report.skipped if s not in report.not_graded]
+    lines = [f"{hw}: {report.total} submissions{f' in shard {shard}' if shard else ''}: "
+             f"{len(now) + len(before)} graded ({len(now)} now, {len(before)} already), "
+             f"{len(report.not_graded)} not graded; {report.workers} worker(s); "
+             f"results in {out}"]
+    if report.not_graded:
+        lines.append(f"{hw}: not graded: " + "; ".join(
+            f"{sid} ({shorten(why)})" for sid, why in sorted(report.not_graded.items())))
+    if report.late:
+        lines.append(f"{hw}: late: " + "; ".join(
+            f"{sid} ({why})" for sid, why in sorted(report.late.items())))
+    if report.untimed:
+        lines.append(f"{hw}: {len(report.untimed)} without a trustworthy submission time, so "
+                     f"no late penalty: {', '.join(sorted(report.untimed)[:20])}"
+                     + (" ..." if len(report.untimed) > 20 else "")
+                     + " (give the times with --manifest: a manifest, Moodle's grading "
+                       "worksheet or GitHub Classroom's grades CSV)")
+    if report.stale:
+        lines.append(f"{hw}: {len(report.stale)} result(s) of submissions no longer there "
+                     f"moved to {out}/stale: {', '.join(report.stale[:10])}")
+    return lines
+
+
+def shorten(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------- the workers
@@ -164,13 +259,13 @@ def _complete(result: SubmissionResult, submission: Submission, version: str, co
     result.content_hash = submission.content_hash or result.content_hash
     result.source = submission.source
     result.grader_version = version
-    if submission.submitted_at is not None:
-        result.submitted_at = submission.submitted_at.isoformat()
+    (result.submitted_at, result.submitted_at_source,
+     result.unverified_submitted_at) = time_fields(submission)
     if not result.team and submission.team:
         result.team = list(submission.team)
     if not result.graded_at:
         result.graded_at = datetime.now(UTC).isoformat(timespec="seconds")
-    late_flag(result, course, assignment)
+    time_flags(result, course, assignment, note=submission.time_note)
     return result
 
 
@@ -213,22 +308,41 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
 
     Results go to `out/<assignment>/<submission id>.json`, each written atomically as soon as it
     is known, so a killed run loses only the submissions in flight; run it again to finish. Team
-    checks run over all the results in that folder once the batch is done.
+    checks run over all the results in that folder once the batch is done. What would only fail
+    later (no roster, a bad file of times, an empty folder) fails here, before any grading.
     """
     spec = course.assignment(assignment)
+    if workers is not None and workers < 0:
+        raise ConfigError(f"--workers {workers}: the number of kernels cannot be negative",
+                          hint="give a number of kernels, or 0 to size it from the machine")
+    roster = _roster(course)
     if grade_one is None:
         from .engine import grade_submission as grade_one
     folder = Path(out) / assignment
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".tmp-*.json"):  # left by a run killed while writing
         stale.unlink(missing_ok=True)
+    work = _unpack_dir(folder)
+    try:
+        found = discover(Path(submissions), notebook_name=spec.notebook.name,
+                         timezone_name=course.timezone, manifest=manifest, unpack_to=work)
+        return _grade_found(found, course=course, assignment=assignment, folder=folder,
+                            workers=workers, shard=shard, force=force, grade_one=grade_one,
+                            progress=progress, require_sandbox=require_sandbox,
+                            gpu_slots=gpu_slots, roster=roster)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
-    found = discover(Path(submissions), notebook_name=spec.notebook.name,
-                     timezone_name=course.timezone, manifest=manifest,
-                     unpack_to=folder / ".unpacked")
+
+def _grade_found(found: list[Submission], *, course: Course, assignment: str, folder: Path,
+                 workers: int | None, shard: tuple[int, int] | None, force: bool,
+                 grade_one: GradeOne, progress: Progress | None, require_sandbox: bool,
+                 gpu_slots: int, roster: Roster) -> BatchReport:
+    spec = course.assignment(assignment)
     mine = [s for s in found if in_shard(s.submission_id, shard)]
     version = grader_version(spec.notebook)
     existing = {r.submission_id: r for r in read_results(folder)}
+    stale = _move_stale(folder, existing, {s.submission_id for s in found}, shard)
 
     todo, skipped = [], []
     for sub in mine:
@@ -237,33 +351,43 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
             todo.append(sub)
             continue
         skipped.append(sub.submission_id)
-        new_time = sub.submitted_at.isoformat() if sub.submitted_at else old.submitted_at
-        if new_time != old.submitted_at:  # a corrected manifest: no regrade, new late flag
-            old.submitted_at = new_time
-            late_flag(old, course, assignment)
-            write_result(old, result_path(out, assignment, sub.submission_id))
+        # A corrected file of times: no regrade, new time and flags.
+        before = old.to_dict()
+        old.submitted_at, old.submitted_at_source, old.unverified_submitted_at = time_fields(sub)
+        time_flags(old, course, assignment, note=sub.time_note)
+        if old.to_dict() != before:
+            write_result(old, folder / f"{sub.submission_id}.json")
 
     rejected = [s for s in todo if not s.gradable]
     gradable = [s for s in todo if s.gradable]
     n_workers = plan_workers(limits=course.limits, cores=os.cpu_count() or 1,
                              memory_mb=_available_memory_mb(), gpu_slots=gpu_slots,
                              pending=len(gradable), requested=workers)
-    report = BatchReport(assignment, folder, n_workers, len(mine), skipped=skipped)
+    report = BatchReport(assignment, folder, n_workers, len(mine), skipped=skipped, stale=stale)
+    clock = {"start": 0.0, "graded": 0}
+
+    def event(result: SubmissionResult | None = None) -> BatchProgress:
+        elapsed = time.monotonic() - clock["start"] if clock["start"] else 0.0
+        return BatchProgress(len(mine), len(report.graded) + len(skipped), len(skipped),
+                             len(report.failed), n_workers, result, to_grade=len(gradable),
+                             graded_now=clock["graded"], elapsed_s=elapsed)
 
     def finished(sub: Submission, result: SubmissionResult) -> None:
         result = _complete(result, sub, version, course, assignment)
-        write_result(result, result_path(out, assignment, sub.submission_id))
+        write_result(result, folder / f"{sub.submission_id}.json")
         report.graded.append(sub.submission_id)
         if result.status != GRADED:
             report.failed.append(sub.submission_id)
+        if sub.gradable:
+            clock["graded"] += 1
         if progress:
-            progress(BatchProgress(len(mine), len(report.graded) + len(skipped), len(skipped),
-                                   len(report.failed), n_workers, result))
+            progress(event(result))
 
     if progress:
-        progress(BatchProgress(len(mine), len(skipped), len(skipped), 0, n_workers))
+        progress(event())
     for sub in rejected:
         finished(sub, sub.rejected(assignment))
+    clock["start"] = time.monotonic()
     try:
         if n_workers == 1 or len(gradable) <= 1:
             for sub in gradable:
@@ -274,8 +398,78 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
     except KeyboardInterrupt:
         report.interrupted = True
 
-    report.results = _team_checks(course, spec.team_size, folder)
+    report.results = _team_checks(roster, spec.team_size, folder)
+    _summarise(report, {s.submission_id for s in mine})
     return report
+
+
+def _summarise(report: BatchReport, ids: set[str]) -> None:
+    """What the summary must name, over every submission of the shard (not only this run's)."""
+    for result in report.results:
+        if result.submission_id not in ids:
+            continue
+        if result.status != GRADED:
+            report.not_graded[result.submission_id] = (
+                f"{result.status}: {result.reason}" if result.reason else result.status)
+        for flag in result.flags:
+            if flag.code == "late":
+                report.late[result.submission_id] = flag.message
+            elif flag.code == TIME_UNVERIFIED:
+                report.untimed.append(result.submission_id)
+
+
+def _roster(course: Course) -> Roster:
+    """The roster, read before anything is graded: a missing or unreadable one would otherwise
+    surface only in the gradebook, after the whole class was graded."""
+    try:
+        return load_roster(course.roster)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the roster: {exc.strerror}", path=course.roster,
+                          hint="check the file's permissions, or course.roster in course.toml") \
+            from None
+
+
+def _unpack_dir(folder: Path) -> Path:
+    """A folder of this run's own for what archives hold (two shards may share `folder`);
+    those of runs that died are swept."""
+    base = folder / ".unpacked"
+    if base.is_dir() and not base.is_symlink():
+        for old in base.iterdir():
+            if not (old.name.isdigit() and _alive(int(old.name))):
+                shutil.rmtree(old, ignore_errors=True)  # a dead run's, or an older layout's
+    elif base.exists() or base.is_symlink():
+        base.unlink()  # a file or a link where the grader's own folder goes
+    return base / str(os.getpid())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _move_stale(folder: Path, existing: dict[str, SubmissionResult], found: set[str],
+                shard: tuple[int, int] | None) -> list[str]:
+    """Results of this shard whose submission is no longer in SUBMISSIONS (renamed, withdrawn,
+    an older id scheme) go to `<folder>/stale/`: the gradebook must not count them, and nothing
+    is deleted."""
+    moved = []
+    for sid in sorted(set(existing) - found):
+        if not in_shard(sid, shard):
+            continue
+        target = folder / STALE / f"{sid}.json"
+        target.parent.mkdir(exist_ok=True)
+        try:
+            os.replace(folder / f"{sid}.json", target)
+        except FileNotFoundError:
+            continue  # a result file named otherwise: left where it is
+        moved.append(sid)
+        del existing[sid]
+    return moved
 
 
 def _run_pool(subs: list[Submission], n_workers: int, grade_one: GradeOne, course: Course,
@@ -324,12 +518,8 @@ def _broken(sub: Submission, assignment: str) -> SubmissionResult:
     return result
 
 
-def _team_checks(course: Course, team_size: int, folder: Path) -> list[SubmissionResult]:
+def _team_checks(roster: Roster, team_size: int, folder: Path) -> list[SubmissionResult]:
     results = read_results(folder)
-    try:
-        roster = load_roster(course.roster)
-    except ConfigError:
-        return results  # no roster yet: the gradebook will say so
     names = {r.submission_id: Path(r.source).parts[0] if r.source else "" for r in results}
     changed = set(apply_team_checks(results, check_teams(results, roster, team_size=team_size,
                                                           names=names)))

@@ -57,16 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade every submission of an assignment")
     grade.add_argument("assignment", metavar="HW")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
-                       help="a folder (one file or folder per submission) or a Moodle zip")
-    grade.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="kernels at once (default: from cores, memory and GPU slots)")
+                       help="a folder (one notebook, folder or zip per submission), Moodle's "
+                            "'Download all submissions' zip, or GitHub Classroom clones")
+    grade.add_argument("--workers", type=_kernels, default=None, metavar="N",
+                       help="kernels at once (default or 0: from cores, memory and GPU slots)")
     grade.add_argument("--shard", default=None, metavar="i/N",
                        help="grade only shard i of N (0 <= i < N); merge with the gradebook")
     grade.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="results folder (default: results/ next to course.toml)")
     grade.add_argument("--force", action="store_true", help="regrade what is already graded")
     grade.add_argument("--manifest", type=Path, default=None, metavar="CSV",
-                       help="submission_id,submitted_at (default: SUBMISSIONS/manifest.csv)")
+                       help="the submission times: a manifest (submission_id,submitted_at), "
+                            "Moodle's grading worksheet or GitHub Classroom's grades CSV "
+                            "(default: SUBMISSIONS/manifest.csv); without one no submission "
+                            "is late, and each result says so")
     grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
                        help="feedback pages (default: feedback/HW/ beside the results folder)")
     _sandbox_option(grade)
@@ -78,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                "(default: results/ next to course.toml)")
     gradebook.add_argument("--out", type=Path, default=None, metavar="XLSX",
                            help="the spreadsheet (default: grades.xlsx next to course.toml)")
+    gradebook.add_argument("--moodle-worksheet", type=Path, default=None, metavar="CSV",
+                           help="Moodle's grading worksheet of this assignment (Download grading "
+                                "worksheet): also write <out>-moodle-worksheet.csv with Grade and "
+                                "Feedback comments filled, for Upload grading worksheet")
     gradebook.set_defaults(run=_run_gradebook)
     return parser
 
@@ -155,7 +163,7 @@ def _run_grade_one(args: argparse.Namespace) -> int:
 
 def _run_grade(args: argparse.Namespace) -> int:
     from . import gpu
-    from .batch import grade_batch, in_shard, parse_shard
+    from .batch import grade_batch, in_shard, parse_shard, summary_lines
     from .feedback import remove_stale_pages, write_feedback
     from .marks import collect_marks
 
@@ -170,11 +178,8 @@ def _run_grade(args: argparse.Namespace) -> int:
                              shard=shard, force=args.force, progress=progress,
                              manifest=args.manifest, require_sandbox=not args.no_require_sandbox,
                              gpu_slots=plan.slots)
-    print(f"{args.assignment}: {report.total} submissions"
-          f"{f' in shard {args.shard}' if shard else ''}: {len(report.graded)} graded now, "
-          f"{len(report.skipped)} already graded, {len(report.failed)} not graded "
-          f"(rejected, error or timeout); {report.workers} worker(s); "
-          f"results in {_rel(report.out, course.root)}")
+    for line in summary_lines(report, shard=args.shard, out=_rel(report.out, course.root)):
+        print(line)
     # Beside the results: feedback/ next to results/ (next to course.toml by default).
     feedback = args.feedback or Path(out).parent / "feedback" / args.assignment
     # Pages for the submissions there are now; a page of one that is gone is removed, unless
@@ -198,7 +203,21 @@ def _run_grade(args: argparse.Namespace) -> int:
     if report.interrupted:
         print("autograder: interrupted; run the same command again to finish", file=sys.stderr)
         return 130
-    return 0
+    return NOT_GRADED_EXIT if report.not_graded else 0
+
+
+NOT_GRADED_EXIT = 3  # the batch ran to its end, but some submissions are not graded
+
+
+def _kernels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: the number of kernels cannot be negative "
+                                         "(0 sizes it from the machine)")
+    return value
 
 
 def _run_gradebook(args: argparse.Namespace) -> int:
@@ -218,31 +237,55 @@ def _run_gradebook(args: argparse.Namespace) -> int:
               "results")
     for path in (book.xlsx, book.csv, book.moodle_csv):
         print(f"wrote {_rel(path, course.root)}")
+    if args.moodle_worksheet:
+        _write_moodle_worksheet(args, course, book)
     return 0
 
 
+def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
+    from .errors import ConfigError
+    from .moodle import grades_to_worksheet
+
+    if len(args.assignments) != 1:
+        raise ConfigError("--moodle-worksheet is the worksheet of one assignment",
+                          hint="run gradebook with that assignment alone")
+    hw = args.assignments[0]
+    out = args.out or course.root / "grades.xlsx"
+    report = grades_to_worksheet(worksheet=args.moodle_worksheet, rows=book.rows, assignment=hw,
+                                 points=course.assignment(hw).points,
+                                 out=out.with_name(out.stem + "-moodle-worksheet.csv"),
+                                 timezone_name=course.timezone)
+    print(f"wrote {_rel(report.path, course.root)}: {len(report.written)} grades filled, "
+          f"{len(report.left)} rows left as downloaded (no graded submission)"
+          + (f", {len(report.locked)} locked in Moodle" if report.locked else "")
+          + ("" if report.feedback else "; no Feedback comments column in the worksheet")
+          + "; upload it with View all submissions > Upload grading worksheet")
+
+
 class _progress:
-    """The batch's progress: a rich bar on a terminal, one plain line per submission otherwise."""
+    """The batch's progress: one line per submission (also above the bar on a terminal), and on a
+    terminal a bar with an ETA from the pace of the submissions graded so far."""
 
     def __init__(self, assignment: str, *, rich: bool) -> None:
         self.assignment, self.rich, self.bar, self.task = assignment, rich, None, None
 
     def __enter__(self):
         if self.rich:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
-                TimeRemainingColumn,
             )
 
+            # On stderr, like the plain lines: stdout keeps only the summary.
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), TextColumn("[red]{task.fields[failures]} not graded"),
-                transient=False)
+                TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
+                TextColumn("[red]{task.fields[failures]} not graded"), transient=False,
+                console=Console(stderr=True))
             self.bar.__enter__()
         return self
 
@@ -251,23 +294,38 @@ class _progress:
             self.bar.__exit__(*exc)
 
     def __call__(self, event) -> None:
+        from .batch import shorten
+
+        if event.result is None:
+            self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
+                      f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
+        else:
+            r = event.result
+            what = (f" {r.points:g}/{r.max_points:g}" if r.status == "graded"
+                    else f": {shorten(r.reason, 100)}" if r.reason else "")
+            late = next((f.message for f in r.flags if f.code == "late"), "")
+            self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
+                      f"{r.status}{what}" + (f" ({late})" if late else "")
+                      + (f", ETA {_duration(event.eta_s)}" if event.eta_s else ""))
         if self.bar is not None:
+            eta = "ETA " + (_duration(event.eta_s) if event.eta_s is not None else "-:--:--")
             if self.task is None:
                 self.task = self.bar.add_task(self.assignment, total=event.total,
-                                              completed=event.done, failures=0, rate="")
-            speed = self.bar.tasks[0].speed
-            rate = f"{speed * 60:.1f}/min" if speed else ""
-            self.bar.update(self.task, completed=event.done, failures=event.failures, rate=rate)
-            return
-        if event.result is None:
-            print(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
-                  f"graded, {event.workers} worker(s)", file=sys.stderr, flush=True)
-            return
-        r = event.result
-        print(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: {r.status}"
-              f" {r.points:g}/{r.max_points:g}" + (f" ({event.failures} not graded so far)"
-                                                   if event.failures else ""),
-              file=sys.stderr, flush=True)
+                                              completed=event.done, failures=0, eta=eta)
+            self.bar.update(self.task, completed=event.done, failures=event.failures, eta=eta)
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            from rich.text import Text
+
+            self.bar.console.print(Text(line))  # Text: a name like "[red]x" is not markup
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float | None) -> str:
+    seconds = int(round(seconds or 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -57,7 +57,12 @@ class SubmissionResult:
     reason: str = ""  # why, when not graded
     team: list[str] = field(default_factory=list)
     content_hash: str = ""
-    submitted_at: str | None = None  # ISO 8601 with offset
+    submitted_at: str | None = None  # ISO 8601 with offset; only a trusted time (late penalty)
+    # Where the time came from: manifest | lms (Moodle's worksheet) | classroom (GitHub
+    # Classroom) decide lateness; file date | archive date are set by whoever made the files and
+    # go to `unverified_submitted_at` instead, shown and flagged, never used for a penalty.
+    submitted_at_source: str = ""
+    unverified_submitted_at: str | None = None
     questions: list[QuestionResult] = field(default_factory=list)
     points: float = 0.0
     max_points: float = 0.0

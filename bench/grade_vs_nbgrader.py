@@ -388,7 +388,7 @@ def run_ours(course: Course, subs: Path, work: Path, tag: str, n: int) -> Run:
     wall = time.perf_counter() - started
     sampler.stop()
     log.close()
-    if rc != 0:
+    if rc not in (0, 3):  # 3: every submission handled, some not graded
         raise SystemExit(f"autograder grade failed ({rc}); see {work / f'ours-{tag}.log'}:\n"
                          + (work / f"ours-{tag}.log").read_text()[-3000:])
     results = [read_result(p) for p in sorted(folder.glob("*.json"))]

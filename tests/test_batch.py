@@ -360,3 +360,144 @@ def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
     assert seen["out"] == tmp_path / "r" and callable(seen["progress"])
     assert "0 submissions in shard 1/3" in capsys.readouterr().out
     assert main(["--course", str(course_file), "grade", HW, "subs", "--shard", "3/3"]) == 2
+
+
+# ---------------------------------------------------------------- what the batch tells
+
+def test_the_eta_follows_the_submissions_really_graded():
+    from autograder.batch import BatchProgress, remaining_seconds
+
+    assert remaining_seconds(0.0, 0, 10) is None  # nothing graded yet: no guess
+    assert remaining_seconds(20.0, 4, 6) == pytest.approx(30.0)
+    assert remaining_seconds(5.0, 3, 0) == 0.0
+    # 14 skipped and 2 rejected at once, then 1 of 4 graded in 20 s: 60 s left, not 1 s.
+    event = BatchProgress(total=20, done=17, skipped=14, failures=2, workers=1, to_grade=4,
+                          graded_now=1, elapsed_s=20.0)
+    assert event.eta_s == pytest.approx(60.0)
+
+
+def test_a_line_per_submission_and_the_eta_in_a_terminal(tmp_path, capsys):
+    from autograder.batch import BatchProgress
+    from autograder.cli import _progress
+
+    result = SubmissionResult(assignment=HW, submission_id="[red]pair01", status=GRADED,
+                              points=12, max_points=20)
+    for rich in (True, False):
+        with _progress(HW, rich=rich) as show:
+            show(BatchProgress(3, 0, 0, 0, 2, to_grade=3))
+            show(BatchProgress(3, 1, 0, 0, 2, result, to_grade=3, graded_now=1, elapsed_s=10))
+        seen = capsys.readouterr()
+        text = seen.out + seen.err
+        assert "3 submissions, 0 already graded, 3 to grade with 2 worker(s)" in text
+        # The id is shown as text (never as rich markup), with the pace-based ETA.
+        assert "[1/3] [red]pair01: graded 12/20, ETA 0:00:20" in text
+
+
+def test_an_empty_folder_is_an_error_that_says_where(tmp_path):
+    from autograder.cli import main
+
+    course_file = make_course(tmp_path)
+    empty = tmp_path / "subs"
+    empty.mkdir()
+    (empty / "manifest.csv").write_text("submission_id,submitted_at\n", encoding="utf-8")
+    (empty / ".DS_Store").write_bytes(b"")
+    with pytest.raises(ConfigError, match="no submission found") as info:
+        grade_batch(course=load_course(course_file), assignment=HW, submissions=empty,
+                    out=tmp_path / "r", grade_one=fake_grade)
+    assert info.value.path == empty and "manifest.csv" in info.value.hint
+    assert main(["--course", str(course_file), "grade", HW, str(empty)]) == 2
+
+
+def test_negative_workers_are_refused(tmp_path, capsys):
+    from autograder.cli import main
+
+    course_file = make_course(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["--course", str(course_file), "grade", HW, "subs", "--workers", "-1"])
+    assert info.value.code == 2 and "cannot be negative" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="cannot be negative"):
+        grade_batch(course=load_course(course_file), assignment=HW, submissions=tmp_path,
+                    out=tmp_path / "r", workers=-1, grade_one=fake_grade)
+
+
+@pytest.mark.parametrize("broken", ["missing", "folder"])
+def test_a_missing_or_unreadable_roster_stops_before_grading(tmp_path, broken):
+    course_file = make_course(tmp_path)
+    subs = make_class(tmp_path / "subs", 2)
+    (tmp_path / "roster.csv").unlink()
+    if broken == "folder":
+        (tmp_path / "roster.csv").mkdir()
+    calls = []
+
+    def counting(notebook, **kw):
+        calls.append(notebook)
+        return fake_grade(notebook, **kw)
+
+    with pytest.raises(ConfigError, match="roster"):
+        grade_batch(course=load_course(course_file), assignment=HW, submissions=subs,
+                    out=tmp_path / "r", workers=1, grade_one=counting)
+    assert calls == [] and not (tmp_path / "r" / HW / "pair00.json").exists()
+
+
+def test_results_of_vanished_submissions_are_moved_away(tmp_path):
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 3)
+    out = tmp_path / "results"
+    grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                grade_one=fake_grade)
+    import shutil
+
+    shutil.rmtree(subs / "pair02")
+    again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert again.stale == ["pair02"] and again.total == 2
+    assert sorted(p.name for p in (out / HW).glob("*.json")) == ["pair00.json", "pair01.json"]
+    assert (out / HW / "stale" / "pair02.json").is_file()  # kept, but out of the gradebook's way
+
+
+def test_only_a_trusted_time_decides_lateness(tmp_path):
+    from autograder.batch import TIME_UNVERIFIED, time_flags
+
+    course = load_course(make_course(tmp_path, due="2026-10-12T23:59"))
+
+    def flags(**fields):
+        result = SubmissionResult(assignment=HW, submission_id="p", status=GRADED,
+                                  graded_at=fields.pop("graded_at", "2026-11-01T10:00:00+00:00"),
+                                  **fields)
+        time_flags(result, course, HW)
+        return {f.code: f.message for f in result.flags}
+
+    assert flags(submitted_at="2026-10-14T10:00:00+02:00", submitted_at_source="lms") == {
+        "late": "2 days late: -20%"}
+    assert flags(submitted_at="2026-10-12T10:00:00+02:00", submitted_at_source="manifest") == {}
+    # A date from the files: flagged with what it would mean, never a late flag.
+    unverified = flags(submitted_at_source="archive date",
+                       unverified_submitted_at="2026-11-30T10:00:00+00:00")
+    assert list(unverified) == [TIME_UNVERIFIED]
+    assert "archive date 2026-11-30T10:00:00+00:00" in unverified[TIME_UNVERIFIED]
+    assert "it would be 49 days late" in unverified[TIME_UNVERIFIED]
+    # A stray submitted_at without a trusted source (an older result) decides nothing either.
+    assert "late" not in flags(submitted_at="2026-11-30T10:00:00+00:00",
+                               submitted_at_source="file date")
+    assert list(flags()) == [TIME_UNVERIFIED]
+    # Files graded before the deadline cannot be late: nothing to flag.
+    assert flags(graded_at="2026-10-01T10:00:00+00:00") == {}
+
+
+def test_the_summary_names_what_is_not_graded_on_every_run(tmp_path):
+    from autograder.batch import summary_lines
+
+    course = load_course(make_course(tmp_path))
+    subs = make_class(tmp_path / "subs", 3)
+    (subs / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    (subs / "report.pdf").write_bytes(b"%PDF")
+    out = tmp_path / "results"
+    for run in ("first", "rerun"):
+        report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                             grade_one=fake_grade)
+        lines = summary_lines(report, shard=None, out="results/hw1_features")
+        now, before = (3, 0) if run == "first" else (0, 3)
+        assert lines[0].startswith(f"{HW}: 5 submissions: 3 graded ({now} now, {before} already),"
+                                   " 2 not graded;")
+        assert lines[1].startswith(f"{HW}: not graded: broken (rejected: not a valid notebook")
+        assert "report.pdf (rejected: not a notebook: report.pdf" in lines[1]

@@ -1,5 +1,6 @@
 import hashlib
 import os
+import shutil
 import subprocess
 import zipfile
 from datetime import UTC, datetime
@@ -9,15 +10,16 @@ import nbformat
 import pytest
 
 from autograder.errors import ConfigError
+from autograder.moodle import moodle_name
 from autograder.results import REJECTED
 from autograder.submissions import (
     discover,
-    moodle_entry,
     pick_notebook,
-    read_manifest,
+    safe_id,
     submission_id_for,
     unique_ids,
 )
+from autograder.times import read_times
 
 EXPECTED = "hw1_features.ipynb"
 
@@ -45,20 +47,33 @@ def by_id(found):
 # ---------------------------------------------------------------- pure parts
 
 def test_moodle_names():
-    assert moodle_entry("Léa Martin_123456_assignsubmission_file_") == (
+    name = moodle_name("Léa Martin_123456_assignsubmission_file_")
+    assert (name.person, name.participant, name.plugin, name.rest) == (
         "Léa Martin", "123456", "file", "")
-    assert moodle_entry("Léa Martin_123456_assignsubmission_file_hw1_features.ipynb")[3] == (
+    assert moodle_name("Léa Martin_123456_assignsubmission_file_hw1_features.ipynb").rest == (
         "hw1_features.ipynb")
-    assert moodle_entry("Groupe 3-Léa Martin_77_assignsubmission_onlinetext_onlinetext.html")[2] == (
-        "onlinetext")
-    assert moodle_entry("hw1-features-lmartin") is None
+    assert moodle_name("Groupe 3-Léa Martin_77_assignsubmission_onlinetext_onlinetext.html"
+                       ).plugin == "onlinetext"
+    assert moodle_name("hw1-features-lmartin") is None
 
 
-def test_ids_are_safe_and_stable():
-    assert submission_id_for("Léa Martin_123456_assignsubmission_file_") == "lea-martin_123456"
+def test_ids_keep_accents_and_the_participant_number():
+    assert submission_id_for("Léa Martin_123456_assignsubmission_file_") == "Léa Martin_123456"
+    # A zip made on macOS spells "é" as "e" + a combining accent: one id all the same.
+    assert submission_id_for("Le\u0301a Martin_123456_assignsubmission_file_") == (
+        "Léa Martin_123456")
     assert submission_id_for("hw1-features-lmartin") == "hw1-features-lmartin"
     assert submission_id_for("../../etc/passwd.ipynb") == "etc-passwd"
+    assert submission_id_for("pair05.zip") == "pair05"
     assert unique_ids(["a.ipynb", "a"]) == {"a": "a", "a.ipynb": "a-2"}
+    assert unique_ids(["A", "a"]) == {"A": "A", "a": "a-2"}  # one file on a case-blind disk
+
+
+def test_ids_are_safe_file_names():
+    assert safe_id("\x1b[31mred\x00") == "31mred"
+    assert safe_id("a/b\\c") == "a-b-c"
+    assert safe_id("...") == "submission"
+    assert len(safe_id("é" * 500).encode()) <= 200
 
 
 def test_pick_notebook():
@@ -88,10 +103,12 @@ def test_a_folder_of_submissions(tmp_path):
                              "pair07"]
     assert found["pair01"].gradable and found["pair01"].team == ["21900101", "21900102"]
     assert found["pair01"].content_hash == hashlib.sha256(good.read_bytes()).hexdigest()
-    assert found["pair01"].time_source == "file" and found["pair01"].submitted_at.tzinfo
+    # A file's date is whoever wrote the file's choice: kept apart, never a trusted time.
+    assert found["pair01"].time_source == "file date" and found["pair01"].submitted_at is None
+    assert found["pair01"].unverified_at.tzinfo
     assert found["pair02"].source == f"pair02/{EXPECTED}" and found["pair02"].gradable
     assert "several notebooks" in found["pair03"].problem
-    assert found["pair04"].problem == "no notebook in the submission"
+    assert found["pair04"].problem == "no notebook in pair04: it is empty"
     assert "not a notebook" in found["pair05.pdf"].problem
     assert "empty" in found["pair06"].problem
     assert "not a valid notebook" in found["pair07"].problem
@@ -125,17 +142,18 @@ def test_the_manifest_gives_the_time(tmp_path):
     assert "manifest.csv" not in found
     assert found["pair01"].time_source == "manifest"
     assert found["pair01"].submitted_at.isoformat() == "2026-10-13T08:00:00+02:00"
-    assert found["pair02"].time_source == "file"
+    assert found["pair02"].time_source == "file date" and found["pair02"].submitted_at is None
+    assert "not in the manifest manifest.csv" in found["pair02"].time_note
     assert found["report.pdf"].time_source == "manifest" and not found["report.pdf"].gradable
 
 
 def test_a_bad_manifest_names_the_line(tmp_path):
     path = put(tmp_path / "m.csv", "submission_id,submitted_at\npair01,yesterday\n")
     with pytest.raises(ConfigError, match="line 2"):
-        read_manifest(path, timezone_name="UTC")
+        read_times(path, timezone_name="UTC")
     path = put(tmp_path / "n.csv", "who,when\n")
     with pytest.raises(ConfigError, match="line 1"):
-        read_manifest(path, timezone_name="UTC")
+        read_times(path, timezone_name="UTC")
 
 
 def test_missing_folder_is_a_config_error(tmp_path):
@@ -155,10 +173,15 @@ def test_moodle_zip_with_folders(tmp_path):
         zf.writestr("Lucas Thomas_1004_assignsubmission_file_/notes.txt", "no notebook")
         zf.writestr("../../escape.ipynb", notebook_bytes())
     found = by_id(discover(archive, notebook_name=EXPECTED, unpack_to=tmp_path / "unpacked"))
-    assert sorted(found) == ["chloe-dubois_1003", "lea-martin_1001", "lucas-thomas_1004"]
-    assert found["lea-martin_1001"].team == ["21900101", "21900102"]
-    assert found["chloe-dubois_1003"].gradable
-    assert found["lucas-thomas_1004"].problem == "no notebook in the submission"
+    assert sorted(found) == ["Chloé Dubois_1003", "Lucas Thomas_1004", "Léa Martin_1001"]
+    assert found["Léa Martin_1001"].team == ["21900101", "21900102"]
+    assert found["Chloé Dubois_1003"].gradable
+    assert found["Lucas Thomas_1004"].problem == (
+        "no notebook in Lucas Thomas_1004_assignsubmission_file_: it holds notes.txt")
+    # The zip's dates are the zip maker's: unverified, read as UTC (the DOS date has no zone).
+    assert found["Léa Martin_1001"].time_source == "archive date"
+    assert found["Léa Martin_1001"].submitted_at is None
+    assert found["Léa Martin_1001"].unverified_at.utcoffset().total_seconds() == 0
     assert not (tmp_path.parent / "escape.ipynb").exists()
 
 
@@ -168,9 +191,9 @@ def test_moodle_flat_download(tmp_path):
     put(root / "Léa Martin_1001_assignsubmission_file_draft.ipynb", notebook_bytes(["1"]))
     put(root / "Hugo Bernard_1002_assignsubmission_file_report.pdf", b"%PDF")
     found = by_id(discover(root, notebook_name=EXPECTED))
-    assert sorted(found) == ["hugo-bernard_1002", "lea-martin_1001"]
-    assert found["lea-martin_1001"].source.endswith("_assignsubmission_file_hw1_features.ipynb")
-    assert "not a notebook" in found["hugo-bernard_1002"].problem
+    assert sorted(found) == ["Hugo Bernard_1002", "Léa Martin_1001"]
+    assert found["Léa Martin_1001"].source.endswith("_assignsubmission_file_hw1_features.ipynb")
+    assert found["Hugo Bernard_1002"].problem == "not a notebook: report.pdf"
 
 
 # ---------------------------------------------------------------- GitHub Classroom
@@ -182,18 +205,26 @@ def git(folder: Path, *args: str, when: str = "2026-10-12T20:00:00+02:00") -> No
     subprocess.run(["git", "-C", str(folder), *args], check=True, env=env, capture_output=True)
 
 
-def test_github_classroom_clones_take_the_commit_time(tmp_path):
+@pytest.mark.skipif(not shutil.which("git"), reason="git makes the clone of this test")
+def test_classroom_clones_take_the_time_classroom_recorded_never_a_commit(tmp_path):
     repo = tmp_path / "subs" / "hw1-features-lmartin"
     put(repo / EXPECTED, notebook_bytes(["21900101"]))
-    put(repo / "data" / "extra.txt", "x")
     git(repo, "init", "-q")
     git(repo, "add", ".")
+    # The commit says 00:30; GitHub Classroom recorded the push at 23:40 the day before.
     git(repo, "commit", "-q", "-m", "done", when="2026-10-13T00:30:00+02:00")
-    found = by_id(discover(tmp_path / "subs", notebook_name=EXPECTED))
-    sub = found["hw1-features-lmartin"]
-    assert sub.time_source == "git"
-    assert sub.submitted_at == datetime(2026, 10, 12, 22, 30, tzinfo=UTC)
+    grades = put(tmp_path / "grades.csv",
+                 "assignment_name,github_username,roster_identifier,student_repository_name,"
+                 "submission_timestamp,points_awarded,points_available\n"
+                 "hw1,lmartin,21900101,hw1-features-lmartin,2026-10-12 21:40:00 UTC,,20\n")
+    sub = by_id(discover(tmp_path / "subs", notebook_name=EXPECTED,
+                         manifest=grades))["hw1-features-lmartin"]
+    assert sub.time_source == "classroom"
+    assert sub.submitted_at == datetime(2026, 10, 12, 21, 40, tzinfo=UTC)
     assert sub.team == ["21900101"]
+    # Without the grades CSV: no commit date is taken, only the file's date, unverified.
+    bare = by_id(discover(tmp_path / "subs", notebook_name=EXPECTED))["hw1-features-lmartin"]
+    assert bare.time_source == "file date" and bare.submitted_at is None
 
 
 def test_a_truncated_notebook_still_names_its_team(tmp_path):
@@ -207,3 +238,29 @@ def test_a_truncated_notebook_still_names_its_team(tmp_path):
     assert sub.rejected("hw1_features").team == ["21900111", "21900112"]
     assert team_in_text(b'TEAM = ["<student id>", "<student id>"]') == []
     assert team_in_text(b"TEAM = ['a1', 'b2']") == ["a1", "b2"]
+
+
+def test_a_zip_without_a_notebook_is_one_submission_that_says_so(tmp_path):
+    archive = tmp_path / "pair05.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("readme.txt", "the notebook is on my laptop")
+        zf.writestr("data.csv", "x,y\n")
+    (sub,) = discover(archive, notebook_name=EXPECTED, unpack_to=tmp_path / "u")
+    assert sub.submission_id == "pair05" and not sub.gradable
+    assert sub.problem == "no notebook in pair05.zip: it holds data.csv, readme.txt"
+
+
+def test_a_students_zip_is_opened_once(tmp_path):
+    root = tmp_path / "subs"
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(f"hw1/{EXPECTED}", notebook_bytes(["21900101", "21900102"]))
+        zf.writestr("hw1/.ipynb_checkpoints/hw1_features-checkpoint.ipynb", "{}")
+    put(root / "pair05" / "hw1.zip", inner.read_bytes())
+    put(root / "pair06.zip", inner.read_bytes())
+    found = by_id(discover(root, notebook_name=EXPECTED, unpack_to=tmp_path / "u"))
+    assert found["pair05"].gradable and found["pair05"].source == f"pair05/hw1.zip/hw1/{EXPECTED}"
+    assert found["pair05"].team == ["21900101", "21900102"]
+    assert found["pair06"].gradable and found["pair06"].source == f"pair06.zip/hw1/{EXPECTED}"
+    # The zip's entry date is the zip maker's: kept apart, never trusted.
+    assert found["pair06"].time_source == "archive date" and found["pair06"].submitted_at is None
