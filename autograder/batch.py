@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -17,19 +18,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
+from .autotest import stored_path
 from .config import Course, Limits
 from .errors import AuthoringError, ConfigError, SandboxUnavailable
 from .late import lateness
 from .results import ERROR, GRADED, SubmissionResult, read_result, write_result
 from .roster import Roster, apply_team_checks, check_teams, load_roster
 from .submissions import Submission, discover
-from .times import TRUSTED
+from .times import TIME_UNVERIFIED, TRUSTED
 
 GradeOne = Callable[..., SubmissionResult]
 Progress = Callable[["BatchProgress"], None]
 
 GRADER_ERROR = "grader_error"  # the grader itself failed on this submission: retried next run
-TIME_UNVERIFIED = "time_unverified"  # no trusted submission time: no late penalty, said so
 STALE = "stale"  # where results of submissions no longer in SUBMISSIONS are moved
 
 
@@ -127,11 +128,15 @@ def plan_workers(*, limits: Limits, cores: int, memory_mb: float, gpu_slots: int
 def grader_version(assignment_notebook: Path) -> str:
     """The key of a result with the submission's content hash: this package's version and the
     instructor's notebook (new hidden tests regrade everyone; a second run alone regrades no one)."""
+    digest = hashlib.sha256()
     try:
-        source = hashlib.sha256(Path(assignment_notebook).read_bytes()).hexdigest()[:12]
+        digest.update(Path(assignment_notebook).read_bytes())
     except OSError:
         return __version__
-    return f"{__version__}+{source}"
+    # The expanded AUTOTEST lines are part of the hidden tests: new templates regrade everyone.
+    with contextlib.suppress(OSError):
+        digest.update(stored_path(Path(assignment_notebook)).read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def needs_grading(submission: Submission, existing: SubmissionResult | None, version: str,

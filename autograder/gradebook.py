@@ -46,6 +46,7 @@ from .spreadsheet import (
     write_csv,
     write_workbook,
 )
+from .times import TIME_UNVERIFIED, TRUSTED, UNTRUSTED
 from .titles import headings_above, question_titles
 
 NO_SUBMISSION = "no submission"
@@ -131,9 +132,11 @@ def submission_grade(result: SubmissionResult, spec: Assignment, marks: dict[str
         else:
             to_mark.append(q.grade_id)
     top = result.max_points or sum(q.max_points for q in result.questions) or spec.points
+    # Only a time the LMS, the classroom or the instructor gave decides a penalty (as the batch
+    # decides it): an old result may still carry a date read from inside an upload.
+    trusted = result.submitted_at if result.submitted_at_source in TRUSTED else None
     try:
-        late = lateness(result.submitted_at, spec.due, spec.late_policy,
-                        timezone_name=timezone_name)
+        late = lateness(trusted, spec.due, spec.late_policy, timezone_name=timezone_name)
     except ValueError:  # a time that cannot be read: flagged in the gradebook, never guessed
         late = lateness(None, spec.due, spec.late_policy, timezone_name=timezone_name)
     raw = min(auto + manual, top) / top * spec.points
@@ -162,13 +165,13 @@ def question_columns(results: list[SubmissionResult]) -> list[tuple[str, bool]]:
 def time_source(result: SubmissionResult) -> str:
     """Where the submission time came from, and whether the student could set it.
 
-    Results written before they recorded it say nothing; the field is read defensively.
+    Results written before they recorded it say nothing.
     """
-    source = str(getattr(result, "submitted_at_source", "") or "")
-    controlled = bool(getattr(result, "submitted_at_student_controlled", False)) or any(
-        "student_controlled" in f.code for f in result.flags)
-    if controlled:
-        return f"{source} (set by the student)" if source else "set by the student"
+    source = result.submitted_at_source or ""
+    if source in UNTRUSTED:
+        return f"{source} (set by the student)"
+    if not source and any(f.code == TIME_UNVERIFIED for f in result.flags):
+        return "no trusted time"
     return source
 
 

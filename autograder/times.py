@@ -23,6 +23,8 @@ from .uploads import UploadRefused, read_upload
 MANIFEST, LMS, CLASSROOM = "manifest", "lms", "classroom"
 FILE_DATE, ARCHIVE_DATE = "file date", "archive date"
 TRUSTED = frozenset({MANIFEST, LMS, CLASSROOM})
+UNTRUSTED = frozenset({FILE_DATE, ARCHIVE_DATE})  # read from the upload: the student sets them
+TIME_UNVERIFIED = "time_unverified"  # flag: no trusted submission time, no late penalty, said so
 
 MANIFEST_ID_COLUMNS = ("submission_id", "submission", "id")
 # GitHub Classroom's grades export (assignment page > Download > Grades; the same fields as the

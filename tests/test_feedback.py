@@ -132,6 +132,7 @@ def graded(*, at="2026-10-12T20:00:00+02:00", written=True, written_status="manu
         questions.append(QuestionResult("discussion", 0.0, 2.0, written_status, manual=True))
     return SubmissionResult(assignment="hw1_features", submission_id="pair01", status="graded",
                             team=["21900101"], points=16.0, max_points=20.0, submitted_at=at,
+                            submitted_at_source="manifest",
                             questions=questions)
 
 

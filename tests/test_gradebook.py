@@ -90,6 +90,7 @@ def result(sid, team, points=(4.0, 6.0), *, status=GRADED, at="2026-10-12T20:00:
     q1, q2 = points
     return SubmissionResult(
         assignment=HW, submission_id=sid, status=status, team=list(team), submitted_at=at,
+        submitted_at_source="manifest",
         points=q1 + q2, max_points=20.0, graded_at=graded_at, source=f"{sid}/{HW}.ipynb",
         questions=[
             QuestionResult("poly", q1, 5.0, "partial", checks=[
@@ -261,21 +262,22 @@ def test_formats_widths_and_wrapped_headers(course, tmp_path):
 
 def test_the_submission_time_and_where_it_came_from(course, tmp_path):
     r = result("pairA", ["1001", "1002"])
-    r.flags.append(Flag("time_student_controlled", "the time comes from the zip's entry dates"))
+    r.submitted_at_source = None  # no manifest: the batch flags it and applies no penalty
+    r.flags.append(Flag("time_unverified", "the time comes from the zip's entry dates"))
     book = build(course, tmp_path, save(tmp_path / "results", r,
                                         result("pairB", ["1003"])))
     rows = rows_by_id(book.xlsx)
-    assert rows["1001"][f"{HW} time from"] == "set by the student"
-    assert rows["1003"][f"{HW} time from"] is None
+    assert rows["1001"][f"{HW} time from"] == "no trusted time"
+    assert rows["1003"][f"{HW} time from"] == "manifest"
     problems = rows_by_id_sheet(book.xlsx, "problems")
-    assert any(p["time from"] == "set by the student" for p in problems)
+    assert any(p["time from"] == "no trusted time" for p in problems)
     # Results that say where their time came from (older ones do not).
     r.submitted_at_source = "file date"
     assert time_source(r) == "file date (set by the student)"
     r.flags = []
-    assert time_source(r) == "file date"
-    r.submitted_at_student_controlled = True
-    assert time_source(r) == "file date (set by the student)"
+    assert time_source(r) == "file date (set by the student)"  # the source alone says it
+    r.submitted_at_source = "manifest"
+    assert time_source(r) == "manifest"
 
 
 def rows_by_id_sheet(path: Path, sheet: str) -> list[dict]:
