@@ -33,6 +33,7 @@ class Gradebook:
     xlsx: Path
     csv: Path
     moodle_csv: Path
+    similarity: list[dict[str, Any]] = field(default_factory=list)  # pairs of `similarity`
 
 
 # ---------------------------------------------------------------- reading results
@@ -134,6 +135,7 @@ class _Assignment:
     teams: dict[str, list[str]]  # submission id → credited team
     questions: list[tuple[str, bool]]
     by_student: dict[str, list[SubmissionResult]] = field(default_factory=dict)
+    similarity: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> _Assignment:
@@ -147,7 +149,21 @@ def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> 
     for result in results:
         for student in teams[result.submission_id]:
             by_student[student].append(result)
-    return _Assignment(name, results, teams, question_columns(results), dict(by_student))
+    similar = _similarity(folders, name, results)
+    return _Assignment(name, results, teams, question_columns(results), dict(by_student), similar)
+
+
+def _similarity(folders: list[Path], name: str, results: list[SubmissionResult]) -> list[dict]:
+    """The report of `autograder similarity`, if one was made: its rows, and its flags put on the
+    results in memory (shown in the flags and problems; a flag never changes a grade)."""
+    from .similarity import gradebook_similarity, read_report
+
+    rows, flags = gradebook_similarity(
+        read_report(folders, name), content_hashes={r.submission_id: r.content_hash for r in results})
+    for result in results:
+        for flag in flags.get(result.submission_id, []):
+            result.flag(flag.code, flag.message)
+    return rows
 
 
 def _cells(course: Course, hw: _Assignment, student_id: str,
@@ -326,6 +342,7 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
         histogram=histogram([r["final /20"] for r in rows if r["last_name"]]),
         xlsx=out, csv=out.with_suffix(".csv"),
         moodle_csv=out.with_name(out.stem + "-moodle.csv"),
+        similarity=[row for hw in hws for row in hw.similarity],
     )
     _write_xlsx(book)
     _write_csv(book.csv, book.columns, rows)
@@ -382,6 +399,10 @@ def _write_xlsx(gb: Gradebook) -> None:
                             "pass rate", "not graded"], gb.checks)
     _sheet(book, "problems", ["assignment", "submission", "team", "status", "source", "problem",
                               "message"], gb.problems)
+    if gb.similarity:
+        from .similarity import SHEET_COLUMNS
+
+        _sheet(book, "similarity", SHEET_COLUMNS, gb.similarity)
     dist = _sheet(book, "distribution", ["grade", "students"], gb.histogram)
     chart = BarChart()
     chart.title = "Final grades (/20)"
