@@ -36,6 +36,7 @@ class PairScore:
     b: int
     score: float
     shared: float  # fingerprints the two have in common (mean of both directions)
+    flagged: bool  # score >= threshold, with MIN_SHARED fingerprints in common
     cells: dict[str, float] = field(default_factory=dict)  # unit -> score, where either wrote it
 
 
@@ -100,10 +101,14 @@ def score_pairs(prints: list[Prints], units: list[str], *, threshold: float,
                 item = (float(rest[i, j]), lo + int(i), int(j), float(shared[i, j]) / 2)
                 (heapq.heappush if len(near) < below else heapq.heappushpop)(near, item)
 
-    chosen = sorted(flagged, key=lambda t: (-t[0], t[1], t[2]))
-    chosen += sorted(near, key=lambda t: (-t[0], t[1], t[2]))
-    pairs = [PairScore(a, b, round(s, 4), round(sh, 1),
-                       _cell_scores(cells, present, nu, a, b, units)) for s, a, b, sh in chosen]
+    def order(t: tuple[float, int, int, float]) -> tuple[float, int, int]:
+        return -t[0], t[1], t[2]
+
+    chosen = [(t, True) for t in sorted(flagged, key=order)]
+    chosen += [(t, False) for t in sorted(near, key=order)]
+    pairs = [PairScore(a, b, round(s, 4), round(sh, 1), hit,
+                       _cell_scores(cells, present, nu, a, b, units))
+             for (s, a, b, sh), hit in chosen]
     common = {int(h) for h in vocab[frequent]}
     return Scores(pairs, n * (n - 1) // 2, [int(c) for c in histogram], common)
 
@@ -151,8 +156,7 @@ def _kgrams(cells: list[OwnCell], handout: Handout, common: Collection[int]) -> 
 
 
 def matching_regions(a: list[OwnCell], b: list[OwnCell], handout: Handout,
-                     common: Collection[int] = frozenset()
-                     ) -> tuple[list[Region], list[list[Token]], list[list[Token]]]:
+                     common: Collection[int] = frozenset()) -> list[Region]:
     """The stretches of code two submissions share, longest first, none overlapping another on
     either side (greedy tiling of the runs of consecutive matching k-grams)."""
     toks_a, where_a = _kgrams(a, handout, common)
@@ -179,7 +183,6 @@ def matching_regions(a: list[OwnCell], b: list[OwnCell], handout: Handout,
         regions.append(Region(0, ca, ta[i].start, ta[i + span - 1].end,
                               cb, tb[j].start, tb[j + span - 1].end, span))
     regions.sort(key=lambda r: (r.a_cell, r.a_start))
-    numbered = [replace(r, number=n) for n, r in enumerate(regions, start=1)]
-    return numbered, toks_a, toks_b
+    return [replace(r, number=n) for n, r in enumerate(regions, start=1)]
 
 

@@ -24,7 +24,7 @@ from .config import Course
 from .errors import ConfigError, SubmissionError
 from .notebook import read_notebook
 from .own_code import Handout, OwnCell, Prints, fingerprint, own_cells, units_of
-from .pair_scores import MIN_SHARED, matching_regions, score_pairs
+from .pair_scores import matching_regions, score_pairs
 from .results import Flag
 from .roster import Roster, ids_in_name, load_roster
 
@@ -158,7 +158,6 @@ def gradebook_similarity(report: SimilarityReport | None, *,
 @dataclass
 class _Code:
     submission_id: str
-    source: str  # relative to the submissions folder
     content_hash: str
     team: list[str]
     cells: list[OwnCell]
@@ -224,8 +223,8 @@ def _names(team: list[str], roster: Roster | None) -> list[str]:
 
 
 def similarity_report(*, course: Course, assignment: str, submissions: Path,
-                      results: list[Path], pages: Path, workers: int | None = None,
-                      threshold: float | None = None) -> SimilarityReport:
+                      results: list[Path], pages: Path,
+                      workers: int | None = None) -> SimilarityReport:
     """Compare every two submissions of `assignment`; write the report where the gradebook reads
     it (`<results[0]>/<assignment>/similarity/report.json`) and one HTML page per flagged pair
     plus an index into `pages`. A notebook that cannot be read is listed as skipped."""
@@ -233,7 +232,7 @@ def similarity_report(*, course: Course, assignment: str, submissions: Path,
     from .submissions import discover
 
     spec = course.assignment(assignment)
-    threshold = course.similarity.threshold if threshold is None else threshold
+    threshold = course.similarity.threshold
     source = read_notebook(spec.notebook)
     units = units_of(source)
     handout = Handout.of(source)
@@ -260,7 +259,7 @@ def similarity_report(*, course: Course, assignment: str, submissions: Path,
             continue
         team = (recorded.get(s.submission_id) or list(s.team)
                 or (ids_in_name(s.name + " " + s.submission_id, roster) if roster else []))
-        codes.append(_Code(s.submission_id, s.source, s.content_hash, team, cells, prints))
+        codes.append(_Code(s.submission_id, s.content_hash, team, cells, prints))
 
     scores = score_pairs([c.prints for c in codes], units, threshold=threshold)
     report = SimilarityReport(
@@ -273,14 +272,13 @@ def similarity_report(*, course: Course, assignment: str, submissions: Path,
     rendered = {}
     for rank, ps in enumerate(scores.pairs, start=1):
         a, b = codes[ps.a], codes[ps.b]
-        flagged = ps.score >= threshold and ps.shared >= MIN_SHARED
         pair = Pair(a.submission_id, b.submission_id, _names(a.team, roster),
-                    _names(b.team, roster), ps.score, ps.shared, ps.cells, flagged,
+                    _names(b.team, roster), ps.score, ps.shared, ps.cells, ps.flagged,
                     same_students=sorted(set(a.team) & set(b.team)))
-        if flagged:
+        if pair.flagged:
             name = f"pair-{rank:03d}.html"
             pair.page = _rel(Path(pages) / name, course.root)
-            regions, _, _ = matching_regions(a.cells, b.cells, handout, scores.common)
+            regions = matching_regions(a.cells, b.cells, handout, scores.common)
             rendered[name] = render_pair(pair, a.cells, b.cells, regions, course_name=course.name,
                                          assignment=assignment, threshold=threshold)
         report.pairs.append(pair)
