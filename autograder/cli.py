@@ -87,6 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 "worksheet): also write <out>-moodle-worksheet.csv with Grade and "
                                 "Feedback comments filled, for Upload grading worksheet")
     gradebook.set_defaults(run=_run_gradebook)
+    similarity = sub.add_parser(
+        "similarity", help="which pairs wrote the same code: a report and side-by-side pages")
+    similarity.add_argument("assignment", metavar="HW")
+    similarity.add_argument("submissions", type=Path, nargs="?", default=None,
+                            metavar="SUBMISSIONS", help="the folder or Moodle zip that was graded "
+                                                        "(default: submissions/HW next to "
+                                                        "course.toml)")
+    similarity.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
+                            metavar="DIR", help="result folders (teams as graded); the report "
+                                                "goes into the first, where the gradebook reads "
+                                                "it (default: results/ next to course.toml)")
+    similarity.add_argument("--out", type=Path, default=None, metavar="DIR",
+                            help="the HTML pages (default: similarity/HW/ next to course.toml)")
+    similarity.set_defaults(run=_run_similarity)
     return parser
 
 
@@ -260,6 +274,36 @@ def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
           + (f", {len(report.locked)} locked in Moodle" if report.locked else "")
           + ("" if report.feedback else "; no Feedback comments column in the worksheet")
           + "; upload it with View all submissions > Upload grading worksheet")
+
+
+def _run_similarity(args: argparse.Namespace) -> int:
+    from .similarity import report_path, similarity_report
+
+    course = _course(args)
+    course.assignment(args.assignment)
+    results = args.results or [course.root / "results"]
+    pages = args.out or course.root / "similarity" / args.assignment
+    report = similarity_report(
+        course=course, assignment=args.assignment, results=results, pages=pages,
+        submissions=args.submissions or course.root / "submissions" / args.assignment)
+
+    def shown(text: str) -> str:  # ids come from notebooks: no terminal control characters
+        return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+    flagged = report.flagged
+    print(f"{args.assignment}: {report.submissions} submissions, {report.compared_pairs} pairs "
+          f"compared; {len(flagged)} at or above {report.threshold:.0%}"
+          + (f"; {len(report.skipped)} not compared" if report.skipped else ""))
+    for p in flagged:
+        print(f"  {p.score:4.0%}  {shown(p.a)} ({shown('; '.join(p.team_a))})  ~  {shown(p.b)} "
+              f"({shown('; '.join(p.team_b))}): {shown(', '.join(p.matched_cells(report.threshold)))}")
+    for sid, why in sorted(report.skipped.items()):
+        print(f"  not compared: {shown(sid)}: {shown(why)}", file=sys.stderr)
+    print(f"wrote {_rel(pages / 'index.html', course.root)}"
+          + (f" and {len(flagged)} pair pages" if flagged else ""))
+    print(f"wrote {_rel(report_path(results[0], args.assignment), course.root)} "
+          "(the gradebook shows it)")
+    return 0
 
 
 class _progress:

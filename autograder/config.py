@@ -41,6 +41,13 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Similarity:
+    """`autograder similarity`: which pairs of submissions the report flags (never a grade)."""
+
+    threshold: float = 0.4  # share of both pairs' own code found in the other, 0 < t <= 1
+
+
+@dataclass(frozen=True)
 class Assignment:
     name: str
     notebook: Path  # the instructor's source notebook, absolute
@@ -70,6 +77,7 @@ class Course:
     assignments: dict[str, Assignment]
     limits: Limits
     path: Path  # course.toml itself
+    similarity: Similarity = field(default_factory=Similarity)
 
     def assignment(self, name: str) -> Assignment:
         try:
@@ -185,7 +193,7 @@ def _assignment(name: str, table: dict, default_late: LatePolicy, tz: ZoneInfo, 
     )
 
 
-TOP_KEYS = {"course", "grading", "late_policy", "assignments"}
+TOP_KEYS = {"course", "grading", "late_policy", "assignments", "similarity"}
 
 
 def load_course(path: Path | str = "course.toml") -> Course:
@@ -222,6 +230,10 @@ def load_course(path: Path | str = "course.toml") -> Course:
     limits = _build(Limits, data.get("grading", {}), "grading", path)
     _check_limits(limits, path)
     late = _build(LatePolicy, data.get("late_policy", {}), "late_policy", path)
+    similarity = _build(Similarity, data.get("similarity", {}), "similarity", path)
+    if not 0 < similarity.threshold <= 1:
+        raise ConfigError("similarity.threshold must be above 0 and at most 1", path=path,
+                          hint="e.g. 0.5: half of the pairs' own code found in the other")
     root = path.parent
     assignments = {
         name: _assignment(name, table, late, tz, root, path)
@@ -235,4 +247,5 @@ def load_course(path: Path | str = "course.toml") -> Course:
         assignments=assignments,
         limits=limits,
         path=path,
+        similarity=similarity,
     )

@@ -70,6 +70,7 @@ class Gradebook:
     marks: list[dict[str, Any]] = field(default_factory=list)  # every hand mark, and its origin
     labels: dict[str, str] = field(default_factory=dict)  # column key → header in the sheet
     marks_taken: int = 0  # marks typed into the earlier grades.xlsx, stored by this run
+    similarity: list[dict[str, Any]] = field(default_factory=list)  # pairs of `similarity`
 
 
 # ---------------------------------------------------------------- reading results
@@ -202,6 +203,7 @@ class _Assignment:
     mark_problems: list[MarkProblem] = field(default_factory=list)
     kept: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # refused typed marks
     grades: dict[str, Grade] = field(default_factory=dict)  # by submission id
+    similarity: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> _Assignment:
@@ -222,7 +224,21 @@ def _prepare(course: Course, name: str, folders: list[Path], roster: Roster) -> 
             top[q.grade_id] = max(top.get(q.grade_id, 0.0), q.max_points)
     titles = question_titles([qid for qid, _ in questions], headings_above(spec.notebook))
     return _Assignment(name, spec, results, teams, questions, titles, top,
-                       collect_marks(folders, name), dict(by_student))
+                       collect_marks(folders, name), dict(by_student),
+                       similarity=_similarity(folders, name, results))
+
+
+def _similarity(folders: list[Path], name: str, results: list[SubmissionResult]) -> list[dict]:
+    """The report of `autograder similarity`, if one was made: its rows, and its flags put on the
+    results in memory (shown in the flags and problems; a flag never changes a grade)."""
+    from .similarity import gradebook_similarity, read_report
+
+    rows, flags = gradebook_similarity(
+        read_report(folders, name), content_hashes={r.submission_id: r.content_hash for r in results})
+    for result in results:
+        for flag in flags.get(result.submission_id, []):
+            result.flag(flag.code, flag.message)
+    return rows
 
 
 def _grade_all(course: Course, hw: _Assignment) -> None:
@@ -548,6 +564,7 @@ def build_gradebook(*, course: Course, assignments: list[str], results: list[Pat
         moodle_csv=out.with_name(out.stem + "-moodle.csv"),
         marks=_mark_rows(hws, course.timezone), labels={c.key: c.label for c in columns},
         marks_taken=taken,
+        similarity=[row for hw in hws for row in hw.similarity],
     )
     _write_xlsx(book, columns, styles, hws)
     write_csv(book.csv, book.columns, rows)
@@ -593,6 +610,12 @@ def _take_other_marks(course: Course, earlier: EarlierSheet, assignments: list[s
 
 # ---------------------------------------------------------------- the spreadsheet
 
+# The similarity sheet (autograder similarity): its columns, as similarity.SHEET_COLUMNS names them.
+SIMILARITY_COLUMNS = (
+    ("assignment", TEXT), ("rank", COUNT), ("score", SHARE), ("flagged", TEXT),
+    ("submission A", TEXT), ("team A", TEXT), ("submission B", TEXT), ("team B", TEXT),
+    ("cells", MESSAGE), ("shared fingerprints", COUNT), ("page", TEXT))
+
 RERUN_NOTE = ("Grades are computed values. Marks by hand go in the yellow columns, once per pair "
               "(either member's row); then run `autograder gradebook {names}` again to update "
               "grades, statistics and the CSVs. Red cells: marks not stored (see flags).")
@@ -625,6 +648,8 @@ def _write_xlsx(gb: Gradebook, columns: list[Column], styles: dict[tuple[int, st
             ("assignment", TEXT), ("submission", TEXT), ("team", TEXT), ("question", TEXT),
             ("points", POINTS), ("max points", POINTS), ("comment", MESSAGE),
             ("entered in", TEXT), ("at", DATE)), gb.marks, freeze=2),
+        *([Sheet("similarity", table(*SIMILARITY_COLUMNS), gb.similarity, freeze=2)]
+          if gb.similarity else []),
         Sheet("distribution", table(("grade", TEXT), ("students", COUNT)), gb.histogram,
               chart={"title": "Final grades (/20)", "x": "grade", "y": "students"}),
     ]
