@@ -27,4 +27,4 @@ extras=grade
 if [ -n "${AUTOGRADER_EXTRAS-dev}" ]; then
   extras="$extras,${AUTOGRADER_EXTRAS-dev}"
 fi
-"$python" -m pip install -q -e "$here[$extras]"
+"$python" -m pip install -q -e "${here}[${extras}]"
