@@ -1,18 +1,63 @@
-"""The `autograder` command: parses arguments and calls one library entry point per stage."""
+"""The `autograder` command: parses arguments and calls one library entry point per stage.
+
+A command is an `_add_<name>` function that declares its arguments (and the `_run_<name>` it
+calls) plus one line in COMMANDS: adding a command touches nothing else. Start-up stays light:
+this module imports only argparse and errors, and each command imports its stage when it runs
+(`autograder --help` never loads nbformat, jupyter_client, numpy, torch or openpyxl). Exceptions
+become a message and an exit code in one place, `exit_code_for`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .errors import AutograderError
+from . import __version__
+from .errors import AuthoringError, AutograderError, KernelError, SandboxUnavailable
+
+# Exit statuses, the same for every command.
+EXIT_OK = 0
+EXIT_FOUND = 1  # the command ran and found something wrong: failing tests, a miss, not graded
+EXIT_INPUT = 2  # a file or an argument must be fixed (argparse's usage errors too)
+EXIT_NOT_GRADED = 3  # grade: the batch ran to its end, but some submissions are not graded
+EXIT_MACHINE = 4  # this machine cannot do it: a package, a kernel, the sandbox is missing
+EXIT_INTERRUPTED = 130
+EPILOG = ("exit status: 0 done; 1 done, and something failed (tests, validation); "
+          "2 a file or an argument is wrong; 3 (grade) the batch ran to its end but some "
+          "submissions are not graded (named in the summary); 4 this machine lacks what the "
+          "command needs (a package, a kernel, the sandbox); 130 interrupted.")
+DEFAULT_COURSE = Path("course.toml")
+GRADER_PYTHON = (3, 11)
+# Import name → what to install, for a command that finds a package missing.
+STUDENT_PACKAGES = {"nbformat": "nbformat", "nbclient": "nbclient", "rich": "rich",
+                    "IPython": "ipykernel", "ipykernel": "ipykernel",
+                    "jupyter_client": "jupyter_client"}
+GRADER_PACKAGES = {"nbgrader": "nbgrader", "zmq": "pyzmq", "numpy": "numpy",
+                   "openpyxl": "openpyxl", "sklearn": "scikit-learn", "torch": "torch"}
 
 
-def _course(args: argparse.Namespace):
-    from .config import load_course
+# --- the parser -------------------------------------------------------------------------------
 
-    return load_course(args.course)
+
+def _command(sub: argparse._SubParsersAction, name: str, summary: str, description: str, *,
+             run: Callable[[argparse.Namespace], int], grader: bool = True,
+             ) -> argparse.ArgumentParser:
+    """A sub-command; a grader's command also takes --course after its name."""
+    parser = sub.add_parser(name, help=summary, description=description, epilog=EPILOG)
+    if grader:
+        # SUPPRESS: given here it wins, absent it leaves the value given before the command.
+        parser.add_argument("--course", type=Path, default=argparse.SUPPRESS,
+                            help="the course file (default: ./course.toml)")
+    parser.set_defaults(run=run, grader=grader, command=name)
+    return parser
+
+
+def _hw(parser: argparse.ArgumentParser, nargs: str | None = None, help: str = "") -> None:
+    parser.add_argument("assignments" if nargs else "assignment", nargs=nargs, metavar="HW",
+                        help=help or "an assignment's name, as in course.toml's "
+                                     "[assignments.NAME] (e.g. hw1_features)")
 
 
 def _sandbox_option(parser: argparse.ArgumentParser) -> None:
@@ -21,41 +66,64 @@ def _sandbox_option(parser: argparse.ArgumentParser) -> None:
                              "bubblewrap); every result records it (development only)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="autograder",
-        description="Release course notebooks, grade pairs' submissions, build the gradebook.",
-    )
-    parser.add_argument("--course", type=Path, default=Path("course.toml"),
-                        help="the course file (default: ./course.toml)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # Each stage registers its sub-command below; keep them thin: parse, call, report.
-    release = sub.add_parser("release", help="write release/ and solutions/ from source/")
-    release.add_argument("assignments", nargs="*", metavar="HW",
-                         help="assignments to release (default: every one in course.toml)")
-    release.set_defaults(run=_run_release)
-    check = sub.add_parser("check", help="run a notebook's visible tests (students' own check)")
-    check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+def _add_release(sub: argparse._SubParsersAction) -> None:
+    release = _command(sub, "release", "write release/ and solutions/ from source/", (
+        "Write each assignment's student notebook (release/HW/HW.ipynb: solutions replaced by "
+        "stubs, hidden tests removed, instructor cells locked) and its solution notebook "
+        "(solutions/HW/HW.ipynb) from source/HW/HW.ipynb. Files already up to date are not "
+        "rewritten."), run=_run_release)
+    _hw(release, "*", "assignments to release (default: every one in course.toml)")
+
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    check = _command(sub, "check", "run a notebook's visible tests (students' own check)", (
+        "Run NOTEBOOK from top to bottom in a fresh Python kernel, as 'Restart and run all' "
+        "would, and say per question whether its visible tests pass, and whether the team cell "
+        "and the instructor's cells are intact. Feedback only: the grade comes from hidden "
+        "tests. Exit 0 when every visible test passes and nothing needs fixing, else 1."),
+        run=_run_check, grader=False)
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK",
+                       help="the homework notebook (.ipynb) to check")
     check.add_argument("--timeout", type=float, default=120.0, metavar="S",
                        help="seconds allowed per cell (default: 120)")
     check.add_argument("--release", type=Path, default=None, metavar="PATH",
                        help="the released notebook, to compare with when the editor dropped "
                             "the notebook's metadata")
-    check.set_defaults(run=_run_check)
-    validate = sub.add_parser(
-        "validate", help="grade each homework's solution, stub and mutants; exit 1 on a miss")
-    validate.add_argument("assignments", nargs="+", metavar="HW", help="assignments to validate")
+    check.add_argument("--kernel", default="python3", metavar="NAME",
+                       help="the Jupyter kernel to run it in (default: python3; "
+                            "`jupyter kernelspec list` shows the others)")
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    validate = _command(sub, "validate", "grade each homework's solution, stub and mutants; "
+                                         "exit 1 on a miss", (
+        "Test the tests: grade the solution (must score full marks), the released stub (must "
+        "score 0) and every mutant in tests/data/mutants/HW/ (each must lose points), then the "
+        "solution again. Exit 1 on any miss."), run=_run_validate)
+    _hw(validate, "+", "assignments to validate")
     _sandbox_option(validate)
-    validate.set_defaults(run=_run_validate)
-    one = sub.add_parser("grade-one", help="grade one submitted notebook and print its result")
-    one.add_argument("notebook", type=Path, metavar="NOTEBOOK")
-    one.add_argument("--assignment", required=True, metavar="HW")
+
+
+def _add_grade_one(sub: argparse._SubParsersAction) -> None:
+    one = _command(sub, "grade-one", "grade one submitted notebook and print its result", (
+        "Grade NOTEBOOK as a submission of --assignment, in the sandbox, and print each "
+        "question's and each check's points. Exit 1 when it could not be graded."),
+        run=_run_grade_one)
+    one.add_argument("notebook", type=Path, metavar="NOTEBOOK",
+                     help="the submitted notebook (.ipynb)")
+    one.add_argument("--assignment", required=True, metavar="HW",
+                     help="the assignment it answers, as named in course.toml")
     one.add_argument("--out", type=Path, default=None, metavar="JSON",
                      help="also write the result document there")
     _sandbox_option(one)
-    one.set_defaults(run=_run_grade_one)
-    grade = sub.add_parser("grade", help="grade every submission of an assignment")
-    grade.add_argument("assignment", metavar="HW")
+
+
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    grade = _command(sub, "grade", "grade every submission of an assignment", (
+        "Grade every submission in SUBMISSIONS, several kernels at once, each in the sandbox; "
+        "write one JSON result per submission and one feedback page each. A rerun grades only "
+        "what changed."), run=_run_grade)
+    _hw(grade)
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
                        help="a folder (one notebook, folder or zip per submission), Moodle's "
                             "'Download all submissions' zip, or GitHub Classroom clones")
@@ -74,9 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
                        help="feedback pages (default: feedback/HW/ beside the results folder)")
     _sandbox_option(grade)
-    grade.set_defaults(run=_run_grade)
-    gradebook = sub.add_parser("gradebook", help="grades.xlsx, grades.csv and a Moodle import CSV")
-    gradebook.add_argument("assignments", nargs="+", metavar="HW")
+
+
+def _add_gradebook(sub: argparse._SubParsersAction) -> None:
+    gradebook = _command(sub, "gradebook", "grades.xlsx, grades.csv and a Moodle import CSV", (
+        "Join the results of one or more assignments with roster.csv and course.toml's late "
+        "policy: one row per student, per-question points, penalties, final grade, flags."),
+        run=_run_gradebook)
+    _hw(gradebook, "+", "assignments in the gradebook")
     gradebook.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                            metavar="DIR", help="result folders, e.g. one per shard "
                                                "(default: results/ next to course.toml)")
@@ -86,10 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Moodle's grading worksheet of this assignment (Download grading "
                                 "worksheet): also write <out>-moodle-worksheet.csv with Grade and "
                                 "Feedback comments filled, for Upload grading worksheet")
-    gradebook.set_defaults(run=_run_gradebook)
-    similarity = sub.add_parser(
-        "similarity", help="which pairs wrote the same code: a report and side-by-side pages")
-    similarity.add_argument("assignment", metavar="HW")
+
+
+def _add_similarity(sub: argparse._SubParsersAction) -> None:
+    similarity = _command(sub, "similarity", "which pairs wrote the same code: a report and "
+                                             "side-by-side pages", (
+        "Compare the pairs' own code (the released stub and the instructor's cells left out), "
+        "per answer cell and overall, robust to renamed variables, reordered functions and "
+        "changed comments; list the pairs above course.toml's [similarity] threshold, write an "
+        "HTML page per flagged pair, and a report the gradebook shows. Never changes a grade."),
+        run=_run_similarity)
+    _hw(similarity)
     similarity.add_argument("submissions", type=Path, nargs="?", default=None,
                             metavar="SUBMISSIONS", help="the folder or Moodle zip that was graded "
                                                         "(default: submissions/HW next to "
@@ -100,8 +180,47 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "it (default: results/ next to course.toml)")
     similarity.add_argument("--out", type=Path, default=None, metavar="DIR",
                             help="the HTML pages (default: similarity/HW/ next to course.toml)")
-    similarity.set_defaults(run=_run_similarity)
+
+
+# The commands, in the order `autograder --help` lists them.
+COMMANDS = (_add_release, _add_check, _add_validate, _add_grade_one, _add_grade, _add_gradebook,
+            _add_similarity)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autograder",
+        description="Release course notebooks, grade pairs' submissions in a sandbox, build the "
+                    "gradebook; and, for students, check a notebook's visible tests.",
+        epilog=EPILOG + " `autograder COMMAND --help` says more.",
+    )
+    parser.add_argument("--version", action="version", version=f"autograder {__version__}")
+    parser.add_argument("--course", type=Path, default=DEFAULT_COURSE,
+                        help="the course file (default: ./course.toml); also accepted after "
+                             "the command")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def _course(args: argparse.Namespace):
+    from .config import load_course
+
+    return load_course(args.course)
+
+
+def _check_source(course, name: str) -> None:
+    """The instructor's source notebook reads and follows the authoring rules, before any
+    submission is graded against it: a broken source is the instructor's error, said once."""
+    from .authoring import validate_source
+    from .release import read_source
+
+    spec = course.assignment(name)
+    validate_source(read_source(spec), spec.notebook)
 
 
 def _run_release(args: argparse.Namespace) -> int:
@@ -121,15 +240,16 @@ def _run_release(args: argparse.Namespace) -> int:
             print(f"{name}: removed {_rel(path, course.root)} (no longer in the source)")
         if not result.written and not result.removed:
             print(f"{name}: up to date ({len(result.unchanged)} files)")
-    return 0
+    return EXIT_OK
 
 
 def _run_check(args: argparse.Namespace) -> int:
     from .student import check_notebook, render_summary
 
-    summary = check_notebook(args.notebook, timeout=args.timeout, release=args.release)
-    print(render_summary(summary, rich=sys.stdout.isatty()))
-    return 0 if summary.ok else 1
+    summary = check_notebook(args.notebook, timeout=args.timeout, release=args.release,
+                             kernel_name=args.kernel, progress=True)
+    print(render_summary(summary, rich=sys.stdout.isatty()), end="")
+    return EXIT_OK if summary.ok else EXIT_FOUND
 
 
 def _run_validate(args: argparse.Namespace) -> int:
@@ -150,7 +270,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     misses = sum(len(r.misses) for r in reports)
     if misses:
         print(f"{misses} miss{'es' if misses > 1 else ''}", file=sys.stderr)
-    return 1 if misses else 0
+    return EXIT_FOUND if misses else EXIT_OK
 
 
 def _run_grade_one(args: argparse.Namespace) -> int:
@@ -158,6 +278,7 @@ def _run_grade_one(args: argparse.Namespace) -> int:
     from .results import write_result
 
     course = _course(args)
+    _check_source(course, args.assignment)
     result = grade_submission(args.notebook, course=course, assignment=args.assignment,
                               require_sandbox=not args.no_require_sandbox)
     if args.out:
@@ -172,7 +293,7 @@ def _run_grade_one(args: argparse.Namespace) -> int:
             print(f"      {c.name}: {c.status} {c.points:g}/{c.max_points:g} {c.message}")
     for flag in result.flags:
         print(f"  flag {flag.code}: {flag.message}")
-    return 0 if result.status == "graded" else 1
+    return EXIT_OK if result.status == "graded" else EXIT_FOUND
 
 
 def _run_grade(args: argparse.Namespace) -> int:
@@ -184,6 +305,7 @@ def _run_grade(args: argparse.Namespace) -> int:
     course = _course(args)
     spec = course.assignment(args.assignment)
     shard = parse_shard(args.shard) if args.shard else None
+    _check_source(course, args.assignment)
     out = args.out or course.root / "results"
     plan = gpu.gpu_plan(course.limits.gpu, course.limits.gpu_slots, path=course.path)
     with _progress(args.assignment, rich=sys.stderr.isatty()) as progress:
@@ -216,11 +338,8 @@ def _run_grade(args: argparse.Namespace) -> int:
               " (pass --feedback DIR)", file=sys.stderr)
     if report.interrupted:
         print("autograder: interrupted; run the same command again to finish", file=sys.stderr)
-        return 130
-    return NOT_GRADED_EXIT if report.not_graded else 0
-
-
-NOT_GRADED_EXIT = 3  # the batch ran to its end, but some submissions are not graded
+        return EXIT_INTERRUPTED
+    return EXIT_NOT_GRADED if report.not_graded else EXIT_OK
 
 
 def _kernels(text: str) -> int:
@@ -253,7 +372,7 @@ def _run_gradebook(args: argparse.Namespace) -> int:
         print(f"wrote {_rel(path, course.root)}")
     if args.moodle_worksheet:
         _write_moodle_worksheet(args, course, book)
-    return 0
+    return EXIT_OK
 
 
 def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
@@ -303,7 +422,7 @@ def _run_similarity(args: argparse.Namespace) -> int:
           + (f" and {len(flagged)} pair pages" if flagged else ""))
     print(f"wrote {_rel(report_path(results[0], args.assignment), course.root)} "
           "(the gradebook shows it)")
-    return 0
+    return EXIT_OK
 
 
 class _progress:
@@ -379,17 +498,59 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _missing_package(exc: ModuleNotFoundError, command: str) -> str | None:
+    top = (exc.name or "").split(".")[0]
+    if top in GRADER_PACKAGES:
+        return (f"`autograder {command}` needs the grader's packages ({GRADER_PACKAGES[top]} is "
+                f"missing)\n  hint: pip install 'autograder[grade]' (or run scripts/install.sh)")
+    if top in STUDENT_PACKAGES:
+        return (f"`autograder {command}` needs {STUDENT_PACKAGES[top]}, which is not installed"
+                f"\n  hint: pip install {STUDENT_PACKAGES[top]} (or reinstall autograder)")
+    return None
+
+
+def exit_code_for(exc: BaseException, command: str) -> tuple[int, str] | None:
+    """(exit status, message) for an exception a user can act on; None for a bug, which keeps
+    its traceback. The one place that maps error families to what the user reads."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "autograder: interrupted"
+    if isinstance(exc, AuthoringError):
+        return EXIT_INPUT, f"autograder: error in the instructor's source notebook: {exc}"
+    if isinstance(exc, (KernelError, SandboxUnavailable)):
+        return EXIT_MACHINE, f"autograder: cannot {command} on this machine: {exc}"
+    if isinstance(exc, AutograderError):
+        return EXIT_INPUT, f"autograder: error: {exc}"
+    if isinstance(exc, ModuleNotFoundError):
+        message = _missing_package(exc, command)
+        return (EXIT_MACHINE, f"autograder: error: {message}") if message else None
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_INPUT, f"autograder: error: {exc.filename}: {exc.strerror or exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()  # bare `autograder`: help on stdout, exit 0 like --help
+        return EXIT_OK
+    if args.grader and sys.version_info < GRADER_PYTHON:
+        print(f"autograder: error: `autograder {args.command}` needs Python "
+              f"{'.'.join(map(str, GRADER_PYTHON))} or newer (this is "
+              f"{sys.version.split()[0]}); students' `check` runs on 3.9+", file=sys.stderr)
+        return EXIT_MACHINE
     try:
         return int(args.run(args) or 0)
-    except AutograderError as exc:
-        print(f"autograder: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("autograder: interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        mapped = exit_code_for(exc, args.command)
+        if mapped is None:
+            raise
+        code, message = mapped
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -91,6 +91,12 @@ class Course:
             ) from None
 
 
+# How a TOML value's expected type reads in an error message.
+KINDS = {bool: "true or false", int: "a whole number (e.g. 4)", float: "a number (e.g. 0.5)",
+         str: 'a string in quotes (e.g. "text")', list: "a list (e.g. [1, 2])",
+         dict: "a table"}
+
+
 def _build(cls: type, table: dict[str, Any], where: str, path: Path) -> Any:
     """Fill a flat dataclass from a TOML table, refusing unknown keys and wrong types."""
     known = {f.name: f for f in fields(cls)}
@@ -108,7 +114,8 @@ def _build(cls: type, table: dict[str, Any], where: str, path: Path) -> Any:
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
             raise ConfigError(
-                f"{where}.{key} = {value!r} should be a {expected.__name__}", path=path
+                f"{where}.{key} = {value!r} should be {KINDS.get(expected, expected.__name__)}",
+                path=path,
             )
         values[key] = value
     return cls(**values)

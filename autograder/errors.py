@@ -45,3 +45,8 @@ class SubmissionError(AutograderError):
 
 class SandboxUnavailable(AutograderError):
     """Full isolation is impossible here and the caller required it."""
+
+
+class KernelError(AutograderError, RuntimeError):
+    """A Python kernel could not be started (none installed, or it died on start); RuntimeError
+    stays a base, as nbclient's DeadKernelError, for callers that catch that."""

@@ -6,12 +6,20 @@ import ast
 import hashlib
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import nbformat
 
 from .errors import SubmissionError
+
+try:
+    from enum import StrEnum
+except ImportError:  # Python < 3.11: the student side (check) runs there too, see pyproject.toml
+    from enum import Enum
+
+    class StrEnum(str, Enum):  # type: ignore[no-redef]
+        def __str__(self) -> str:
+            return str(self.value)
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -83,6 +91,23 @@ def role_of(cell: nbformat.NotebookNode) -> Role:
                                                       re.MULTILINE):
         return Role.TEAM  # an editor dropped our metadata; the assignment still says what it is
     return Role.FREE
+
+
+def nbgrader_checksum(cell: nbformat.NotebookNode) -> str:
+    """nbgrader's checksum of an instructor cell (nbgrader.utils.compute_checksum), computed the
+    same way so that the student side can spot an edited cell without installing nbgrader and its
+    Jupyter server; tests/test_student_check.py compares both on every released cell."""
+    meta = cell.metadata["nbgrader"]
+    grade, solution = meta.get("grade", False), meta.get("solution", False)
+    locked = False if solution else True if grade else meta.get("locked", False)
+    digest = hashlib.md5()
+    # str() of the raw values, as nbgrader does: a non-boolean flag changes the checksum the same way
+    for part in (cell.source, cell.cell_type, str(grade), str(solution), str(locked),
+                 meta["grade_id"]):
+        digest.update(part.encode("utf-8"))
+    if grade:
+        digest.update(str(float(meta["points"])).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def nbgrader_metadata(grade_id: str, *, solution: bool = False, grade: bool = False,
@@ -191,27 +216,27 @@ def bound_names(source: str) -> set[str]:
     def targets(node: ast.AST) -> None:
         if isinstance(node, ast.Name):
             names.add(node.id)
-        elif isinstance(node, ast.Tuple | ast.List):
+        elif isinstance(node, (ast.Tuple, ast.List)):
             for elt in node.elts:
                 targets(elt)
         elif isinstance(node, ast.Starred):
             targets(node.value)
 
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
             for t in node.targets:
                 targets(t)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
             targets(node.target)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name != "*":
                     names.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.For | ast.AsyncFor):
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
             targets(node.target)
-        elif isinstance(node, ast.With | ast.AsyncWith):
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 if item.optional_vars is not None:
                     targets(item.optional_vars)
@@ -245,8 +270,8 @@ def read_team(source: str) -> list[str] | None:
                 return None
             if isinstance(value, str):
                 value = [value]
-            if not isinstance(value, list | tuple):
+            if not isinstance(value, (list, tuple)):
                 return None
-            ids = [str(v).strip() for v in value if isinstance(v, str | int) and str(v).strip()]
+            ids = [str(v).strip() for v in value if isinstance(v, (str, int)) and str(v).strip()]
             return [i for i in ids if not i.startswith("<")]  # the release's placeholders
     return None

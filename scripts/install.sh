@@ -20,7 +20,11 @@ fi
 if ! "$python" -c "import torch" >/dev/null 2>&1; then
   "$python" -m pip install -q "torch==2.13.0"
 fi
-# AUTOGRADER_EXTRAS: the optional dependencies to add (default dev: tests and linters); the
-# container sets it empty.
-extras=${AUTOGRADER_EXTRAS-dev}
-"$python" -m pip install -q -e "$here${extras:+[$extras]}"
+# The grader's stack is the package's `grade` extra (students install the bare package: `check`
+# only). AUTOGRADER_EXTRAS adds more extras (default dev: tests and linters); the container sets
+# it empty.
+extras=grade
+if [ -n "${AUTOGRADER_EXTRAS-dev}" ]; then
+  extras="$extras,${AUTOGRADER_EXTRAS-dev}"
+fi
+"$python" -m pip install -q -e "${here}[${extras}]"

@@ -124,18 +124,18 @@ def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothi
 def test_the_grade_command_lists_the_rejected_and_says_so_by_its_exit_code(tmp_path, capsys,
                                                                             monkeypatch):
     import autograder.engine
-    from autograder.cli import NOT_GRADED_EXIT, main
+    from autograder.cli import EXIT_NOT_GRADED, main
 
     monkeypatch.setattr(autograder.engine, "grade_submission", fake_grade)
     course = make_course(tmp_path)
     argv = ["--course", str(course), "grade", HW, str(HOSTILE / "file_and_folder.zip"),
             "--workers", "1", "--out", str(tmp_path / "r"), "--feedback", str(tmp_path / "fb")]
-    assert main(argv) == NOT_GRADED_EXIT
+    assert main(argv) == EXIT_NOT_GRADED
     out = capsys.readouterr().out
     assert "1 graded (1 now, 0 already), 1 not graded" in out
     assert f"not graded: {BAD} (rejected: the archive's entry" in out
     # A rerun grades nothing and still names it.
-    assert main(argv) == NOT_GRADED_EXIT
+    assert main(argv) == EXIT_NOT_GRADED
     out = capsys.readouterr().out
     assert "1 graded (0 now, 1 already), 1 not graded" in out and f"not graded: {BAD}" in out
 

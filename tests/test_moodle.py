@@ -218,13 +218,13 @@ def test_fill_follows_the_worksheet_scale_separator_and_locks(tmp_path):
 
 def test_download_grade_gradebook_upload(tmp_path, monkeypatch, capsys):
     import autograder.engine
-    from autograder.cli import NOT_GRADED_EXIT, main
+    from autograder.cli import EXIT_NOT_GRADED, main
 
     monkeypatch.setattr(autograder.engine, "grade_submission", fake_grade)
     course = make_course(tmp_path, due="2026-10-12T23:59")
     common = ["--course", str(course)]
     code = main([*common, "grade", HW, str(ZIP), "--manifest", str(SHEET), "--workers", "1"])
-    assert code == NOT_GRADED_EXIT  # Lucas and Manon are rejected, and named:
+    assert code == EXIT_NOT_GRADED  # Lucas and Manon are rejected, and named:
     out = capsys.readouterr().out
     assert "not graded: Lucas Thomas_1004 (rejected: no notebook in" in out
     assert "Manon Robert_1005 (rejected: not a valid notebook" in out
