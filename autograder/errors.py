@@ -45,3 +45,26 @@ class SubmissionError(AutograderError):
 
 class SandboxUnavailable(AutograderError):
     """Full isolation is impossible here and the caller required it."""
+
+
+class KernelStartError(AutograderError, RuntimeError):
+    """A student's kernel could not be started (a RuntimeError, as nbclient's DeadKernelError).
+
+    One submission's problem or a passing one: the engine records it and goes on.
+    """
+
+
+class CageError(KernelStartError):
+    """The sandbox around a kernel could not be built; `message` says why, as the cage wrote it."""
+
+
+class TemplateError(KernelStartError):
+    """The pre-imported kernel template did not start or stopped answering."""
+
+
+class NoFreeUid(KernelStartError):
+    """Every sandbox uid of this machine is taken by a running sandbox."""
+
+
+class GpuUnavailable(AutograderError):
+    """The course requires a GPU and this machine has none."""
