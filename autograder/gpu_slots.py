@@ -34,12 +34,13 @@ class KernelGpu:
     visible: str  # CUDA_VISIBLE_DEVICES in the cage
 
 
-def gpu_device_nodes(gpu: int | None = None, dev: Path = DEV) -> list[Path]:
+def gpu_device_nodes(gpu: int | None = None, dev: Path | None = None) -> list[Path]:
     """Device nodes a kernel needs for CUDA: the control nodes and one GPU's node, or all of them.
 
     The driver's libraries come with /usr; /dev/nvidia-caps holds the MIG capability nodes where
     MIG is on. [] when the GPU has no node here.
     """
+    dev = dev or DEV
     nodes = [dev / name for name in _CONTROL_NODES if (dev / name).exists()]
     gpu_nodes = sorted((p for p in dev.glob("nvidia[0-9]*") if p.name[6:].isdigit()),
                        key=lambda p: int(p.name[6:]))
@@ -50,8 +51,9 @@ def gpu_device_nodes(gpu: int | None = None, dev: Path = DEV) -> list[Path]:
     return nodes + gpu_nodes + extra if gpu_nodes else []
 
 
-def kernel_gpu(gpu: Gpu, dev: Path = DEV) -> KernelGpu:
+def kernel_gpu(gpu: Gpu, dev: Path | None = None) -> KernelGpu:
     """What a kernel given `gpu` gets: its nodes at /dev/... in the cage, the variable naming it."""
+    dev = dev or DEV
     minor = gpu.index if gpu.minor is None else gpu.minor
     nodes = gpu_device_nodes(minor, dev)
     if not nodes:
@@ -64,7 +66,7 @@ def kernel_gpu(gpu: Gpu, dev: Path = DEV) -> KernelGpu:
 
 @contextlib.contextmanager
 def hold_gpu(plan: GpuPlan, *, index: int | None = None, lock_dir: Path | None = None,
-             dev: Path = DEV) -> Iterator[KernelGpu | None]:
+             dev: Path | None = None) -> Iterator[KernelGpu | None]:
     """`with hold_gpu(plan) as gpu:` one GPU of the allotment for one kernel; None without GPU.
 
     Waits for a free slot. A caller that already holds a slot passes its `index`.

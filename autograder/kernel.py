@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import select
 import sys
 import time
@@ -89,7 +90,8 @@ class Kernel:
 
         def command(ipc_dir: Path, uid: int) -> list[str]:
             fname, _ = write_connection_file(fname=str(ipc_dir / "kernel.json"),
-                                             ip=str(ipc_dir / "k"), transport="ipc")
+                                             ip=str(ipc_dir / "k"), transport="ipc",
+                                             key=secrets.token_hex(16).encode())
             if os.geteuid() == 0 and uid != os.getuid():
                 os.chown(fname, uid, uid)
             conn["file"] = fname

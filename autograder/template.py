@@ -49,7 +49,7 @@ def _check(result, what):
 def mount(source, target, fstype, flags, data=None):
     _check(libc.mount(source.encode() if source else None, target.encode(),
                       fstype.encode() if fstype else None, ctypes.c_ulong(flags),
-                      data.encode() if data else None), f"mount {target}")
+                      data.encode() if data else None), f"mount {source or fstype} on {target}")
 
 
 def bind(source, target, *, readonly, device=False):
