@@ -160,3 +160,18 @@ def test_sweep_removes_what_dead_graders_left_and_nothing_of_live_ones(tmp_path)
                            f"autograder-root-{live}-cd34"])
     assert sorted(p.name for p in (root / "memory" / "autograder").iterdir()) == \
         sorted([f"{live}-61001-7", "not-ours"])
+
+
+def test_a_sandbox_test_that_cannot_build_its_cage_fails_where_it_must_run(pytester, monkeypatch):
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makeini("[pytest]\nmarkers =\n    sandbox: builds cages\n")
+    pytester.makepyfile("import pytest\n\n@pytest.mark.sandbox\ndef test_cage():\n    pass\n")
+    monkeypatch.setattr(sandbox, "probe", lambda level: "no mount namespace in this container")
+    monkeypatch.delenv("AUTOGRADER_REQUIRE_SANDBOX_TESTS", raising=False)
+    pytester.runpytest_inprocess().assert_outcomes(skipped=1)
+    monkeypatch.setenv("AUTOGRADER_REQUIRE_SANDBOX_TESTS", "1")
+    run = pytester.runpytest_inprocess()
+    run.assert_outcomes(errors=1)
+    run.stdout.fnmatch_lines(["*must run the sandbox tests*no mount namespace*"])
+    monkeypatch.setattr(sandbox, "probe", lambda level: "")
+    pytester.runpytest_inprocess().assert_outcomes(passed=1)
