@@ -3,6 +3,7 @@ grader sweeps what dead ones left, and a kernel sees only the GPU it was given."
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -97,8 +98,9 @@ from autograder.kernel import Kernel
 kernels = [Kernel(limits=Limits(), level=level) for level in sys.argv[1:]]
 for kernel in kernels:
     kernel.start()
-print(json.dumps({k.level: {"pids": k.pids(), "cgroup": [str(p) for p in k.box.cgroup.paths],
-                            "exchange": str(k.box.ipc_dir)} for k in kernels}), flush=True)
+print(json.dumps({k.level: {"pids": k.pids(), "exchange": str(k.box.ipc_dir),
+                            "cgroup": [str(p) for p in k.box.cgroup.paths] if k.box.cgroup else []}
+                  for k in kernels}), flush=True)
 time.sleep(600)
 """
 
@@ -117,12 +119,14 @@ def mounted(path: str) -> bool:
 
 
 def test_every_cage_dies_with_its_grader_and_the_next_grader_sweeps_what_is_left():
-    grader = subprocess.Popen([sys.executable, "-c", GRADER, *STARTS], stdout=subprocess.PIPE,
+    # The two cages, and a kernel started without one (--no-require-sandbox): all die with it.
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, *STARTS, sandbox.NONE],
+                              stdout=subprocess.PIPE,
                               text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         cages = json.loads(grader.stdout.readline())
         pids = [pid for cage in cages.values() for pid in cage["pids"]]
-        assert len(cages) == 2 and all(running(pid) for pid in pids)
+        assert len(cages) == 3 and all(running(pid) for pid in pids)
         os.kill(grader.pid, signal.SIGKILL)
         grader.wait()
         deadline = time.monotonic() + 30
@@ -133,15 +137,20 @@ def test_every_cage_dies_with_its_grader_and_the_next_grader_sweeps_what_is_left
         grader.kill()
         grader.wait()
     left = [path for cage in cages.values() for path in cage["cgroup"]]
-    exchanges = [cage["exchange"] for cage in cages.values()]
+    exchanges = [cages[start]["exchange"] for start in STARTS]
     assert all(Path(p).exists() for p in left) and all(mounted(p) for p in exchanges)
+    for name in {Path(p).name for p in left}:  # the dead grader's uids are free again
+        with open(sandbox.LOCK_DIR / f"{name.split('-')[1]}.lock", "w") as lease:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    exchanges.append(cages[sandbox.NONE]["exchange"])  # a plain folder, left too
 
-    with Kernel(limits=Limits(), level=sandbox.TEMPLATE) as mine:  # a live grader's cage
-        swept = orphans.sweep()
+    # This process is the next grader: its first cage sweeps (once per process), and a sweep
+    # while its own kernel runs leaves that kernel's cage alone.
+    with Kernel(limits=Limits(), level=sandbox.TEMPLATE) as mine:
+        orphans.sweep()
         assert mine.alive() and mine.execute("1", timeout=30).status == OK
         assert all(Path(p).exists() for p in mine.box.cgroup.paths)
         assert mounted(str(mine.box.ipc_dir))
-    assert {Path(p).name for p in left} <= set(swept.cgroups)
     assert not any(Path(p).exists() for p in left)
     assert not any(mounted(p) or Path(p).exists() for p in exchanges)
     dead = orphans.owner_of(Path(exchanges[0]).name[len(orphans.IPC_PREFIX):])
