@@ -10,7 +10,6 @@ the whole kernel), then kill if the code ignores it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import select
@@ -89,12 +88,13 @@ class Kernel:
         conn: dict = {}
 
         def command(ipc_dir: Path, uid: int) -> list[str]:
-            fname, _ = write_connection_file(fname=str(ipc_dir / "kernel.json"),
-                                             ip=str(ipc_dir / "k"), transport="ipc",
-                                             key=secrets.token_hex(16).encode())
+            fname, info = write_connection_file(fname=str(ipc_dir / "kernel.json"),
+                                                ip=str(ipc_dir / "k"), transport="ipc",
+                                                key=secrets.token_hex(16).encode())
             if os.geteuid() == 0 and uid != os.getuid():
                 os.chown(fname, uid, uid)
-            conn["file"] = fname
+            # Kept here: the file is in the kernel's folder, so it is never read back.
+            conn["info"] = info
             return [sys.executable, "-m", "ipykernel_launcher", "-f", fname,
                     "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"]
 
@@ -104,7 +104,7 @@ class Kernel:
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            self._connect(json.loads(Path(conn["file"]).read_text()), deadline)
+            self._connect(conn["info"], deadline)
             self._wait_ready(deadline)
         except (wire.WireError, OverBudget) as exc:
             reason = self.box.cage_error() if self.box is not None else ""

@@ -47,7 +47,7 @@ class Execution:
     payloads: list = field(default_factory=list)
     seconds: float = 0.0
     dropped: int = 0  # messages over budget, thrown away unread
-    output_bytes: int = 0  # text seen, kept or not
+    output_chars: int = 0  # text seen, kept or not
     payload_bytes: int = 0  # bytes of the payloads kept
     parts: list[str] = field(default_factory=list, repr=False)  # output kept so far
 
@@ -150,12 +150,12 @@ def dropped(run: Execution) -> None:
 def _output(run: Execution, text: str, cap: int) -> None:
     if not text:
         return
-    room = cap - run.output_bytes
+    room = cap - run.output_chars
     if room > 0:
         run.parts.append(text[:room])
     if len(text) > room:
         run.truncated = True
-    run.output_bytes += len(text)
+    run.output_chars += len(text)
 
 
 def strip_ansi(text: str) -> str:

@@ -56,7 +56,7 @@ def test_output_is_gathered_until_idle_and_capped():
                         frames("stream", {"name": "stdout", "text": "after idle"})])
     assert done and run.status == OK
     assert run.output == "a" * 600 + "42\n" + "b" * 397 and run.truncated
-    assert run.output_bytes == 1203
+    assert run.output_chars == 1203
 
 
 def test_messages_of_another_request_are_ignored():
