@@ -5,6 +5,9 @@ the grader's pid and that process's start time (a pid alone can be reused). A gr
 starts removes what belongs to dead owners only, so the cages of graders running beside it
 on the same machine are never touched. Killed graders leave their sandboxes' processes dead
 already (each dies with its grader); what remains are mounts, folders and cgroups.
+
+Owners are pids of this pid namespace: graders that share a cgroup tree and a temp folder must
+share it too (as on one machine or in one container; Docker gives each its own cgroup view).
 """
 
 from __future__ import annotations
