@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__, autotest, gpu, judge, sandbox
+from . import __version__, autotest, gpu, gpu_slots, judge, sandbox
 from .authoring import check_total
 from .config import Assignment, Course, Limits
 from .errors import AuthoringError, AutograderError, SubmissionError
@@ -202,13 +202,14 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
     result.team = list(rebuilt.team or [])
     for flag in rebuilt.flags:
         result.flag(flag.code, flag.message)
-    devices = []
-    if plan.use_gpu:
-        devices = [str(p) for p in gpu.gpu_device_nodes(gpu_index)]
-    session = _Session(result=result, rebuilt=rebuilt, source=source, spec=spec, limits=limits,
-                       level=level, devices=devices, plan=plan, started=started)
     try:
-        session.run()
+        # One GPU of this grader's allotment per kernel, `gpu_slots` kernels per GPU.
+        with gpu_slots.hold_gpu(plan, index=gpu_index) as kernel_gpu:
+            result.gpu_index = kernel_gpu.index if kernel_gpu is not None else None
+            session = _Session(result=result, rebuilt=rebuilt, source=source, spec=spec,
+                               limits=limits, level=level, gpu=kernel_gpu, plan=plan,
+                               started=started)
+            session.run()
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
         result.status = STATUS_ERROR
         result.reason = f"grading failed: {type(exc).__name__}: {exc}"[:2000]
@@ -221,9 +222,9 @@ class _Session:
     """One submission's run: the kernel, the judge's namespace, the questions as they come."""
 
     def __init__(self, *, result, rebuilt: Rebuilt, source, spec, limits: Limits, level: str,
-                 devices: list[str], plan, started: float):
+                 gpu: gpu_slots.KernelGpu | None, plan, started: float):
         self.result, self.rebuilt, self.source, self.spec = result, rebuilt, source, spec
-        self.limits, self.level, self.devices, self.plan = limits, level, devices, plan
+        self.limits, self.level, self.gpu, self.plan = limits, level, gpu, plan
         self.started = started
         self.deadline = started + limits.notebook_timeout
         self.kernel: Kernel | None = None
@@ -233,7 +234,9 @@ class _Session:
 
     # the kernel --------------------------------------------------------------------------
     def _start_kernel(self) -> Kernel:
-        kernel = Kernel(limits=self.limits, level=self.level, gpu_devices=self.devices,
+        kernel = Kernel(limits=self.limits, level=self.level,
+                        gpu_devices=self.gpu.devices if self.gpu else (),
+                        gpu_visible=self.gpu.visible if self.gpu else "",
                         threads=1, prelude=BOOT)
         kernel.start()
         return kernel
@@ -279,6 +282,8 @@ class _Session:
             self.kernel.close()
             self.result.peak_memory_mb = _max(self.result.peak_memory_mb,
                                               self.kernel.peak_memory_mb)
+            for code, message in self.kernel.problems():
+                self.result.flag(code, message)
             if self.kernel.oom_killed:
                 self.result.flag("memory_limit", f"the kernel hit its memory limit "
                                  f"({self.limits.memory_mb} MB) and was killed")

@@ -50,3 +50,26 @@ class SandboxUnavailable(AutograderError):
 class KernelError(AutograderError, RuntimeError):
     """A Python kernel could not be started (none installed, or it died on start); RuntimeError
     stays a base, as nbclient's DeadKernelError, for callers that catch that."""
+
+
+class KernelStartError(KernelError):
+    """A student's kernel could not be started in its sandbox (still a RuntimeError).
+
+    One submission's problem or a passing one: the engine records it and goes on.
+    """
+
+
+class CageError(KernelStartError):
+    """The sandbox around a kernel could not be built; `message` says why, as the cage wrote it."""
+
+
+class TemplateError(KernelStartError):
+    """The pre-imported kernel template did not start or stopped answering."""
+
+
+class NoFreeUid(KernelStartError):
+    """Every sandbox uid of this machine is taken by a running sandbox."""
+
+
+class GpuUnavailable(AutograderError):
+    """The course requires a GPU and this machine has none."""

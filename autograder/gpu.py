@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
-import tempfile
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import GPU_MODES
-from .errors import AutograderError, ConfigError
+from .errors import ConfigError, GpuUnavailable
+
+__all__ = ["NO_GPU_MESSAGE", "Gpu", "GpuPlan", "GpuUnavailable", "allotment", "detect_gpus",
+           "gpu_plan", "process_gpu_memory", "resolve_gpu_mode", "visible_gpus"]
 
 # What a check with needs_gpu=True reports where no GPU is given to the kernels: never passed,
 # never silently failed.
@@ -25,16 +24,17 @@ NO_GPU_MESSAGE = "not graded (no GPU)"
 _SMI_TIMEOUT = 20.0  # seconds; nvidia-smi can hang on a wedged driver, grading must not
 
 
-class GpuUnavailable(AutograderError):
-    """The course requires a GPU and this machine has none."""
-
-
 @dataclass(frozen=True)
 class Gpu:
-    index: int
+    index: int  # the machine's numbering (nvidia-smi, NVML)
     uuid: str
     name: str
     memory_mb: float
+    minor: int | None = None  # N of its device node /dev/nvidiaN; the index where unknown
+
+    @property
+    def node(self) -> str:
+        return f"nvidia{self.index if self.minor is None else self.minor}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class GpuPlan:
     gpus: int  # GPUs handed to kernels; 0 = everything runs on the CPU
     slots_per_gpu: int  # kernels sharing one GPU at once
     reason: str  # one line for the log and the result: why the GPU is or is not used
+    allotment: tuple[Gpu, ...] = ()  # the GPUs this grader may hand out (CUDA_VISIBLE_DEVICES)
 
     @property
     def use_gpu(self) -> bool:
@@ -184,11 +185,16 @@ def detect_gpus() -> list[Gpu]:
             for index in range(nvml.nvmlDeviceGetCount()):
                 handle = nvml.nvmlDeviceGetHandleByIndex(index)
                 name, uuid = nvml.nvmlDeviceGetName(handle), nvml.nvmlDeviceGetUUID(handle)
+                try:
+                    minor = int(nvml.nvmlDeviceGetMinorNumber(handle))
+                except Exception:  # not on every platform: the node is then named by index
+                    minor = None
                 gpus.append(Gpu(
                     index,
                     uuid.decode() if isinstance(uuid, bytes) else uuid,
                     name.decode() if isinstance(name, bytes) else name,
                     nvml.nvmlDeviceGetMemoryInfo(handle).total / 2**20,
+                    minor,
                 ))
             return gpus
         except Exception:
@@ -199,15 +205,19 @@ def detect_gpus() -> list[Gpu]:
     return parse_gpu_list(text or "")
 
 
-def gpu_available() -> int:
-    """How many GPUs this process may hand to kernels (0 = none), CUDA_VISIBLE_DEVICES applied."""
-    return len(visible_gpus(detect_gpus(), os.environ.get("CUDA_VISIBLE_DEVICES")))
+def allotment() -> list[Gpu]:
+    """The GPUs this grader may hand to kernels: the machine's, CUDA_VISIBLE_DEVICES applied.
+
+    A Slurm task given GPU 3 grades on GPU 3 only, whatever else the machine has.
+    """
+    return visible_gpus(detect_gpus(), os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
 def gpu_plan(mode: str, slots_per_gpu: int, *, path: Path | str | None = None) -> GpuPlan:
     """The plan for this machine: `gpu_plan(course.limits.gpu, course.limits.gpu_slots)`."""
-    available = gpu_available() if mode != "off" else 0
-    return resolve_gpu_mode(mode, available, slots_per_gpu=slots_per_gpu, path=path)
+    gpus = allotment() if mode != "off" else []
+    plan = resolve_gpu_mode(mode, len(gpus), slots_per_gpu=slots_per_gpu, path=path)
+    return dataclasses.replace(plan, allotment=tuple(gpus)) if plan.use_gpu else plan
 
 
 # --- which processes use a GPU ---------------------------------------------------------------
@@ -274,113 +284,3 @@ def process_tree(root: int, proc: Path = Path("/proc")) -> set[int]:
         if len(fields) > 1:
             parents[int(entry.name)] = int(fields[1])
     return descendants(parents, root)
-
-
-# --- handing GPUs to sandboxed kernels -------------------------------------------------------
-
-_CONTROL_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
-
-
-def gpu_device_nodes(gpu: int | None = None, dev: Path = Path("/dev")) -> list[Path]:
-    """Device nodes a kernel needs for CUDA: the control nodes and one GPU's node, or all of them.
-
-    The sandbox binds each with `--dev-bind PATH PATH`; the driver's libraries come with /usr.
-    /dev/nvidia-caps holds the MIG capability nodes where MIG is on.
-    """
-    nodes = [dev / name for name in _CONTROL_NODES if (dev / name).exists()]
-    gpu_nodes = sorted((p for p in dev.glob("nvidia[0-9]*") if p.name[6:].isdigit()),
-                       key=lambda p: int(p.name[6:]))
-    if gpu is not None:
-        gpu_nodes = [p for p in gpu_nodes if p.name == f"nvidia{gpu}"]
-    caps = dev / "nvidia-caps"
-    extra = sorted(caps.iterdir()) if caps.is_dir() else []
-    return nodes + gpu_nodes + extra if gpu_nodes else []
-
-
-def bwrap_gpu_args(nodes: Iterable[Path]) -> list[str]:
-    """bubblewrap arguments that expose `nodes` inside a sandbox built with `--dev /dev`."""
-    args: list[str] = []
-    for node in nodes:
-        args += ["--dev-bind", str(node), str(node)]
-    return args
-
-
-class GpuSlots:
-    """Lets up to `per_gpu` kernels share each GPU; safe across threads and processes.
-
-    Each slot is a lock file held with flock: a worker that dies, even by SIGKILL, frees its slot
-    with its file descriptor, so a crashed submission never leaks a GPU slot. Pass the same
-    `lock_dir` to allocators in several processes on one machine to make them share the slots.
-    """
-
-    def __init__(self, gpus: int, per_gpu: int, *, lock_dir: Path | str | None = None,
-                 poll_s: float = 0.05) -> None:
-        if gpus < 0 or per_gpu < 1:
-            raise ValueError("gpus must be >= 0 and per_gpu >= 1")
-        self.gpus, self.per_gpu, self.poll_s = gpus, per_gpu, poll_s
-        self.lock_dir = Path(lock_dir or tempfile.mkdtemp(prefix="autograder-gpu-"))
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        # Slot j of every GPU before slot j+1 of any: load spreads over the GPUs.
-        self._order = [(gpu, slot) for slot in range(per_gpu) for gpu in range(gpus)]
-        self._held: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        # Another process gets the same slots (same lock_dir) but none of our held descriptors.
-        state = dict(self.__dict__)
-        state["_held"], state["_lock"] = {}, None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    def _try(self, key: tuple[int, int]) -> bool:
-        fd = os.open(self.lock_dir / f"gpu{key[0]}-slot{key[1]}.lock", os.O_RDWR | os.O_CREAT,
-                     0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        with self._lock:
-            self._held[key] = fd
-        return True
-
-    def acquire(self, timeout: float | None = None) -> tuple[int, int] | None:
-        """Take a free slot: (gpu index, slot number); None when timed out or there is no GPU."""
-        if not self._order:
-            return None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            for key in self._order:
-                with self._lock:
-                    if key in self._held:
-                        continue  # held by another thread of ours
-                if self._try(key):
-                    return key
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(self.poll_s)
-
-    def release(self, key: tuple[int, int]) -> None:
-        with self._lock:
-            fd = self._held.pop(key)
-        os.close(fd)  # closing the descriptor drops the flock
-
-    @contextlib.contextmanager
-    def hold(self, timeout: float | None = None) -> Iterator[int | None]:
-        """`with slots.hold() as gpu:` gives a GPU index for one kernel, or None without GPUs."""
-        key = self.acquire(timeout)
-        if key is None and self._order:
-            raise TimeoutError(f"no GPU slot free within {timeout} s")
-        try:
-            yield None if key is None else key[0]
-        finally:
-            if key is not None:
-                self.release(key)
-
-    def in_use(self) -> int:
-        """Slots held by this allocator (this process)."""
-        with self._lock:
-            return len(self._held)

@@ -1,68 +1,78 @@
 """A student's kernel in its sandbox, driven over Unix sockets: execute code under a deadline.
 
-Everything that comes back is untrusted text or JSON. Timeouts interrupt by message (a signal
-would hit the sandbox's wrapper and kill the whole kernel), then kill if the code ignores it.
+Everything that comes back is untrusted and budgeted before it is kept (wire.py reads the frames,
+messages.py decides what they mean): one message, the payloads of one execution, and all that a
+submission's kernels send have byte limits, so the grader's memory does not depend on what the
+kernel does. Timeouts interrupt by message (a signal would hit the sandbox's wrapper and kill
+the whole kernel), then kill if the code ignores it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import re
+import secrets
+import select
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import zmq
-from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
+from jupyter_client.session import Session
 
-from . import sandbox
+from . import sandbox, wire
 from .config import Limits
+from .errors import CageError, KernelStartError
+from .messages import (
+    DIED,
+    ERROR,
+    OK,
+    RESULT_MIME,
+    TIMEOUT,
+    Budget,
+    Execution,
+    dropped,
+    fold,
+    parse,
+)
 
-RESULT_MIME = "application/vnd.autograder.result+json"
-MAX_MESSAGE_BYTES = 256 * 2**20  # a bigger message from the kernel is dropped by zmq itself
+__all__ = ["DIED", "ERROR", "OK", "RESULT_MIME", "TIMEOUT", "Budget", "Execution", "Kernel"]
+
 INTERRUPT_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
-
-OK, ERROR, TIMEOUT, DIED = "ok", "error", "timeout", "died"
-
-
-@dataclass
-class Execution:
-    """What one execute request gave: status, capped output, error, our result payloads."""
-
-    status: str  # ok | error | timeout | died
-    output: str = ""
-    truncated: bool = False
-    ename: str = ""
-    evalue: str = ""
-    traceback: str = ""
-    payloads: list = field(default_factory=list)
-    seconds: float = 0.0
+POLL_S = 0.2
 
 
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+class OverBudget(Exception):
+    """The kernels of one submission sent more bytes than its budget allows."""
 
 
 class Kernel:
-    """One sandboxed kernel. Use as a context manager: it is always killed on exit."""
+    """One sandboxed kernel. Use as a context manager: it is always killed on exit.
 
-    def __init__(self, *, limits: Limits, level: str, gpu_devices: list[str] = (),
-                 threads: int = 1, prelude: str = ""):
+    `start()` again after a death gives a fresh kernel to the same submission: the byte budget
+    and the counts of dropped messages go on across restarts.
+    """
+
+    def __init__(self, *, limits: Limits, level: str,
+                 gpu_devices: tuple[tuple[str, str], ...] = (), gpu_visible: str = "",
+                 threads: int = 1, prelude: str = "", budget: Budget | None = None):
         self.limits = limits
         self.level = level
-        self.gpu_devices = list(gpu_devices)
+        self.gpu_devices = tuple(gpu_devices)  # (node on the host, path in the cage)
+        self.gpu_visible = gpu_visible  # CUDA_VISIBLE_DEVICES in the cage
         self.threads = threads
         self.prelude = prelude  # code run first in every (re)started kernel: the agent
+        self.budget = budget or Budget()
         self.box: sandbox.SandboxProcess | None = None
-        self.client: BlockingKernelClient | None = None
+        self.channels: dict[str, wire.Channel] = {}
+        self.session: Session | None = None
         self.starts = 0
         self.peak_memory_mb: float | None = None
         self.oom_killed = False
+        self.received = 0  # bytes sent by this submission's closed kernels
+        self.over_budget = False
+        self.dropped = 0  # messages thrown away unread, over every execution
 
     # lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Kernel:
@@ -73,51 +83,74 @@ class Kernel:
         self.close()
 
     def start(self) -> None:
+        if self.over_budget:
+            raise KernelStartError(self._budget_message())
         conn: dict = {}
 
         def command(ipc_dir: Path, uid: int) -> list[str]:
-            fname, _ = write_connection_file(fname=str(ipc_dir / "kernel.json"),
-                                             ip=str(ipc_dir / "k"), transport="ipc")
+            fname, info = write_connection_file(fname=str(ipc_dir / "kernel.json"),
+                                                ip=str(ipc_dir / "k"), transport="ipc",
+                                                key=secrets.token_hex(16).encode())
             if os.geteuid() == 0 and uid != os.getuid():
                 os.chown(fname, uid, uid)
-            conn["file"] = fname
+            # Kept here: the file is in the kernel's folder, so it is never read back.
+            conn["info"] = info
             return [sys.executable, "-m", "ipykernel_launcher", "-f", fname,
                     "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"]
 
         self.box = sandbox.start(command, limits=self.limits, level=self.level,
-                                 gpu_devices=self.gpu_devices, threads=self.threads)
+                                 devices=self.gpu_devices, gpu_visible=self.gpu_visible,
+                                 threads=self.threads)
         self.starts += 1
-        client = BlockingKernelClient()
-        client.load_connection_file(conn["file"])
-        client.start_channels()
-        # zmq drops oversized messages before they reach Python: no memory bomb over the wire.
-        for channel in (client.iopub_channel, client.shell_channel):
-            with contextlib.suppress(Exception):
-                channel.socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        self.client = client
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if not self.box.alive():
-                raise RuntimeError(f"the kernel exited while starting ({self._cage_error()})")
-            try:
-                client.wait_for_ready(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the kernel did not start in time") from None
+        try:
+            self._connect(conn["info"], deadline)
+            self._wait_ready(deadline)
+        except (wire.WireError, OverBudget) as exc:
+            reason = self.box.cage_error() if self.box is not None else ""
+            self.close()
+            if reason:
+                raise CageError(f"the kernel's cage could not be built: {reason}") from None
+            raise KernelStartError(f"the kernel did not start: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
         if self.prelude:
             result = self.execute(self.prelude, timeout=START_TIMEOUT_S)
             if result.status != OK:
-                raise RuntimeError(f"the grader's agent did not load: {result.evalue}")
+                self.close()
+                raise KernelStartError(f"the grader's agent did not load: {result.evalue}")
 
-    def _cage_error(self) -> str:
-        """Why the template could not build the cage, as its child wrote it (no link followed)."""
-        try:
-            fd = os.open(self.box.ipc_dir / "cage-error.txt", os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            return "no reason given"
-        with os.fdopen(fd, errors="replace") as fh:
-            return fh.read(500)
+    def _connect(self, info: dict, deadline: float) -> None:
+        self.session = Session(key=str(info.get("key", "")).encode(),
+                               signature_scheme=info.get("signature_scheme", "hmac-sha256"),
+                               username="grader")
+        kinds = {"iopub": wire.SUB, "shell": wire.DEALER, "control": wire.DEALER}
+        for name, kind in kinds.items():
+            path = f"{info['ip']}-{info[f'{name}_port']}"
+            self.channels[name] = wire.Channel(path, kind, deadline=deadline,
+                                               message_bytes=self.budget.message_bytes,
+                                               alive=self.alive)
+
+    def _wait_ready(self, deadline: float) -> None:
+        """Ready when the kernel answers on shell and its iopub reaches us (we are subscribed)."""
+        heard, answered, asked = False, False, 0.0
+        while not (heard and answered):
+            now = time.monotonic()
+            if now > deadline:
+                raise wire.WireError(0, "no answer within the start-up time")
+            if not self.alive():
+                raise wire.WireError(0, "it exited while starting")
+            if now - asked >= 1.0:
+                self._send("shell", "kernel_info_request", {})
+                asked = now
+            for name, event in self._receive(POLL_S):
+                if name == "iopub":
+                    heard = True
+                elif name == "shell" and isinstance(event, wire.Message):
+                    msg = parse(event.frames, self.budget)
+                    answered = answered or (not isinstance(msg, str)
+                                            and msg.kind == "kernel_info_reply")
 
     def close(self) -> None:
         if self.box is not None:
@@ -125,10 +158,10 @@ class Kernel:
             if peak is not None:
                 self.peak_memory_mb = max(self.peak_memory_mb or 0.0, peak)
             self.oom_killed = self.oom_killed or self.box.oom_killed()
-        if self.client is not None:
-            with contextlib.suppress(Exception):
-                self.client.stop_channels()
-            self.client = None
+        for channel in self.channels.values():
+            self.received += channel.received
+            channel.close()
+        self.channels = {}
         if self.box is not None:
             self.box.close()
             self.box = None
@@ -148,92 +181,88 @@ class Kernel:
         values = [v for v in (now, self.peak_memory_mb) if v is not None]
         return max(values) if values else None
 
+    def problems(self) -> list[tuple[str, str]]:
+        """Flags for the submission's result: (code, message)."""
+        out = []
+        if self.over_budget:
+            out.append(("kernel_output_budget", self._budget_message()))
+        if self.dropped:
+            out.append(("kernel_message_dropped",
+                        f"{self.dropped} message(s) from the kernel were over the grader's limits "
+                        f"({self.budget.message_bytes >> 20} MB, {self.budget.items} JSON items) "
+                        "and were dropped unread"))
+        return out
+
+    def _budget_message(self) -> str:
+        return (f"the kernel sent more than {self.budget.submission_bytes >> 20} MB in all; "
+                "it was stopped and not restarted")
+
+    # the wire --------------------------------------------------------------------------
+    def _send(self, channel: str, kind: str, content: dict) -> str:
+        msg = self.session.msg(kind, content)
+        self.channels[channel].send(self.session.serialize(msg))
+        return msg["header"]["msg_id"]
+
+    def _receive(self, timeout: float) -> list[tuple[str, wire.Message | wire.Dropped]]:
+        """What arrived on any channel within `timeout`; raises OverBudget past the budget."""
+        by_fd = {ch.fileno(): name for name, ch in self.channels.items()}
+        readable = select.select(list(by_fd), [], [], timeout)[0]
+        events = []
+        for fd in readable:
+            name = by_fd[fd]
+            events += [(name, event) for event in self.channels[name].read()]
+        total = self.received + sum(ch.received for ch in self.channels.values())
+        if total > self.budget.submission_bytes:
+            self.over_budget = True
+            raise OverBudget(self._budget_message())
+        return events
+
     # execution -------------------------------------------------------------------------
     def execute(self, code: str, *, timeout: float) -> Execution:
         """Run code; never raises for what the code does. A dead kernel stays dead (status died)."""
-        if self.client is None or not self.alive():
+        if not self.channels or not self.alive():
             return Execution(DIED, evalue="the kernel is not running")
         started = time.monotonic()
+        run = Execution(OK)
+        try:
+            self._execute(code, run, deadline=started + timeout)
+        except wire.WireError:
+            self.close()
+            run.status = TIMEOUT if run.status == TIMEOUT else DIED
+        except OverBudget as exc:
+            self.close()
+            run.status, run.evalue = DIED, str(exc)
+        self.dropped += run.dropped
+        return run.finish(time.monotonic() - started)
+
+    def _execute(self, code: str, run: Execution, *, deadline: float) -> None:
         cap = self.limits.output_kb * 1024
-        result = Execution(OK)
-        chunks: list[str] = []
-        size = 0
-        msg_id = self.client.execute(code, silent=False, store_history=False,
-                                     allow_stdin=False, stop_on_error=False)
-        deadline = started + timeout
+        request = self._send("shell", "execute_request", {
+            "code": code, "silent": False, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False})
         interrupted_at: float | None = None
         while True:
             now = time.monotonic()
             if interrupted_at is None and now >= deadline:
-                self._interrupt()
-                interrupted_at = now
-                result.status = TIMEOUT
+                with contextlib.suppress(wire.WireError):
+                    self._send("control", "interrupt_request", {})
+                interrupted_at, run.status = now, TIMEOUT
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_S:
                 # The code ignored the interrupt (or swallowed KeyboardInterrupt in a loop).
                 self.close()
-                result.status = TIMEOUT
-                result.evalue = "did not stop when interrupted; the kernel was killed"
-                break
-            try:
-                msg = self.client.get_iopub_msg(timeout=0.2)
-            except queue.Empty:
-                if not self.alive():
-                    self.close()
-                    result.status = DIED if result.status != TIMEOUT else TIMEOUT
-                    break
-                continue
-            except Exception:  # a malformed message: count it as noise, keep reading
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg.get("msg_type"), msg.get("content", {})
-            if kind == "status" and content.get("execution_state") == "idle":
-                break
-            text = ""
-            if kind == "stream":
-                text = str(content.get("text", ""))
-            elif kind in ("display_data", "execute_result"):
-                data = content.get("data", {})
-                if isinstance(data, dict) and RESULT_MIME in data:
-                    if len(result.payloads) < 16:
-                        result.payloads.append(data[RESULT_MIME])
-                    continue
-                text = str(data.get("text/plain", "")) + "\n" if isinstance(data, dict) else ""
-            elif kind == "error":
-                if result.status == OK:
-                    result.status = ERROR
-                result.ename = str(content.get("ename", ""))[:200]
-                result.evalue = str(content.get("evalue", ""))[:2000]
-                tb = content.get("traceback", [])
-                result.traceback = _strip_ansi("\n".join(str(t) for t in tb))[-5000:]
-            if text and size < cap:
-                chunks.append(text[: cap - size])
-                size += len(text)
-            elif text:
-                result.truncated = True
-                size += len(text)
-        if size > cap:
-            result.truncated = True
-        result.output = "".join(chunks)
-        result.seconds = time.monotonic() - started
-        if result.status == TIMEOUT and self.alive():
-            self._drain_reply(msg_id)
-        return result
-
-    def _interrupt(self) -> None:
-        if self.client is None:
-            return
-        with contextlib.suppress(Exception):
-            msg = self.client.session.msg("interrupt_request", {})
-            self.client.control_channel.send(msg)
-
-    def _drain_reply(self, msg_id: str) -> None:
-        """Consume the shell reply of an interrupted request so the next one starts clean."""
-        deadline = time.monotonic() + 1.0
-        while self.client is not None and time.monotonic() < deadline:
-            try:
-                reply = self.client.get_shell_msg(timeout=0.2)
-            except queue.Empty:
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                run.evalue = "did not stop when interrupted; the kernel was killed"
                 return
+            events = self._receive(POLL_S)
+            if not events and not self.alive():
+                self.close()
+                run.status = TIMEOUT if run.status == TIMEOUT else DIED
+                return
+            for name, event in events:
+                if name != "iopub":
+                    continue  # replies on shell and control: read (and counted), not needed
+                msg = parse(event.frames, self.budget) if isinstance(event, wire.Message) \
+                    else event.reason
+                if isinstance(msg, str):
+                    dropped(run)
+                elif fold(run, msg, request=request, cap=cap, budget=self.budget):
+                    return

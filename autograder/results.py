@@ -70,6 +70,7 @@ class SubmissionResult:
     peak_memory_mb: float | None = None
     device: str = "cpu"  # device the kernel had: cpu | cuda
     gpu_used: bool | None = None  # measured outside the kernel; None where no GPU
+    gpu_index: int | None = None  # the machine's GPU the kernel was given; None where none
     sandbox: str = "none"  # bwrap | none
     flags: list[Flag] = field(default_factory=list)
     grader_version: str = ""

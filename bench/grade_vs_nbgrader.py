@@ -288,7 +288,7 @@ class ProcessSampler:
     its descendants in that same session: the main process, the pool's spawned workers and
     multiprocessing's helpers. Kernels are not counted: every sandbox (bwrap, or the kernel
     template and the kernels it forks) is started with start_new_session=True by
-    autograder/sandbox.py, so it leaves the grader's session; a descendant in another session is
+    autograder/starts.py, so it leaves the grader's session; a descendant in another session is
     kernel-side and its subtree is skipped. Per process, the kernel's own peak (VmHWM) is kept
     as last seen; the peak of the *sum* of VmRSS is sampled (processes peak at different times).
     """

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
 from autograder.config import load_course
 from autograder.engine import grade_submission
 from autograder.results import NOT_ATTEMPTED
@@ -19,10 +18,7 @@ from autograder.results import NOT_ATTEMPTED
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "tests" / "data" / "forms" / "hw1_features"
 EXPECTED = json.loads((FORMS / "expected.json").read_text()) if FORMS.exists() else {}
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(not sandbox.template_available(), reason="root and Linux namespaces needed"),
-]
+pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 
 @pytest.fixture(scope="module")

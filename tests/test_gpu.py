@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import multiprocessing
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -15,22 +17,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import gpu
+from autograder import gpu, gpu_slots
 from autograder.config import load_course
-from autograder.errors import AutograderError, ConfigError
+from autograder.errors import AutograderError, ConfigError, GpuUnavailable
 from autograder.gpu import (
     NO_GPU_MESSAGE,
-    GpuSlots,
-    GpuUnavailable,
-    bwrap_gpu_args,
     descendants,
-    gpu_device_nodes,
     parse_compute_apps,
     parse_gpu_list,
     process_tree,
     resolve_gpu_mode,
     visible_gpus,
 )
+from autograder.gpu_slots import GpuSlots, gpu_device_nodes, hold_gpu
 
 # Captured on an H100 node while two training processes ran (one on both GPUs) and one under MIG.
 COMPUTE_APPS = """\
@@ -93,7 +92,7 @@ def test_required_without_gpu_refuses_with_what_to_do():
 def test_auto_without_gpu_grades_on_cpu_and_skips_gpu_checks():
     plan = resolve_gpu_mode("auto", 0)
     assert not plan.use_gpu and plan.slots == 0
-    assert plan.skip_message == NO_GPU_MESSAGE == "not graded (no GPU)"
+    assert plan.skip_message == NO_GPU_MESSAGE
 
 
 def test_off_ignores_the_gpus_there_are():
@@ -162,14 +161,64 @@ def test_device_nodes_of_one_gpu_or_all(tmp_path):
     assert every == ["nvidiactl", "nvidia-uvm", "nvidia-modeset", "nvidia0", "nvidia1", "nvidia10"]
     one = [p.name for p in gpu_device_nodes(1, dev=tmp_path)]
     assert one == ["nvidiactl", "nvidia-uvm", "nvidia-modeset", "nvidia1"]
-    assert bwrap_gpu_args([tmp_path / "nvidia1"])[0] == "--dev-bind"
     assert gpu_device_nodes(dev=tmp_path / "empty") == []
 
 
+def fake_machine(monkeypatch, tmp_path: Path, visible: str | None) -> Path:
+    """Four GPUs (node names by minor number, GPU 2's node is nvidia5), CUDA_VISIBLE_DEVICES."""
+    gpus = [gpu.Gpu(i, f"GPU-{i}aaa", "H100", 81559.0, minor=5 if i == 2 else i)
+            for i in range(4)]
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: gpus)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in ("nvidiactl", "nvidia-uvm", "nvidia0", "nvidia1", "nvidia3", "nvidia5"):
+        (dev / name).touch()
+    return dev
+
+
+def test_a_slurm_task_given_gpu_3_hands_out_gpu_3_only(monkeypatch, tmp_path):
+    dev = fake_machine(monkeypatch, tmp_path, "3")
+    plan = gpu.gpu_plan("auto", 4)
+    assert plan.gpus == 1 and [g.index for g in plan.allotment] == [3]
+    with hold_gpu(plan, lock_dir=tmp_path / "slots", dev=dev) as given:
+        assert given.index == 3 and given.visible == "GPU-3aaa"
+        assert given.devices == ((str(dev / "nvidiactl"), "/dev/nvidiactl"),
+                                 (str(dev / "nvidia-uvm"), "/dev/nvidia-uvm"),
+                                 (str(dev / "nvidia3"), "/dev/nvidia3"))
+
+
+def test_the_node_is_found_by_minor_number_and_a_missing_one_is_said(monkeypatch, tmp_path):
+    dev = fake_machine(monkeypatch, tmp_path, "2")
+    with hold_gpu(gpu.gpu_plan("auto", 4), lock_dir=tmp_path / "slots", dev=dev) as given:
+        assert given.index == 2 and given.devices[-1] == (str(dev / "nvidia5"), "/dev/nvidia5")
+    (dev / "nvidia5").unlink()
+    with pytest.raises(GpuUnavailable, match="nvidia5"):
+        with hold_gpu(gpu.gpu_plan("auto", 4), lock_dir=tmp_path / "slots", dev=dev):
+            pass
+
+
+def test_gpu_slots_kernels_share_a_gpu_and_no_more(monkeypatch, tmp_path):
+    dev = fake_machine(monkeypatch, tmp_path, "1,3")
+    plan = gpu.gpu_plan("auto", 2)
+    with contextlib.ExitStack() as held:
+        given = [held.enter_context(hold_gpu(plan, lock_dir=tmp_path / "slots", dev=dev)).index
+                 for _ in range(4)]
+        assert sorted(given) == [1, 1, 3, 3]
+        busy = GpuSlots([1, 3], 2, lock_dir=tmp_path / "slots")
+        assert busy.acquire(timeout=0.1) is None  # a fifth kernel waits for a free slot
+    with hold_gpu(resolve_gpu_mode("off", 2)) as nothing:
+        assert nothing is None
+
+
 def test_slots_bound_concurrency_across_threads_and_spread_over_gpus(tmp_path):
-    slots = GpuSlots(2, 2, lock_dir=tmp_path)
+    slots = GpuSlots([0, 1], 2, lock_dir=tmp_path)
     running, peak, seen = [0], [0], []
     lock = threading.Lock()
+    full = threading.Barrier(4, timeout=30)  # passes only when 4 kernels hold a slot at once
 
     def kernel():
         with slots.hold() as index:
@@ -177,23 +226,23 @@ def test_slots_bound_concurrency_across_threads_and_spread_over_gpus(tmp_path):
                 running[0] += 1
                 peak[0] = max(peak[0], running[0])
                 seen.append(index)
-            time.sleep(0.02)
+            full.wait()
             with lock:
                 running[0] -= 1
 
-    threads = [threading.Thread(target=kernel) for _ in range(12)]
+    threads = [threading.Thread(target=kernel) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert peak[0] <= 4 and len(seen) == 12 and set(seen) == {0, 1}
+    assert peak[0] == 4 and sorted(seen) == [0] * 4 + [1] * 4 and not full.broken
     assert slots.in_use() == 0
     first, second = slots.acquire(), slots.acquire()
     assert first[0] != second[0]  # the second kernel goes to the other GPU
 
 
 def test_no_gpu_hold_gives_none(tmp_path):
-    with GpuSlots(0, 4, lock_dir=tmp_path).hold() as index:
+    with GpuSlots([], 4, lock_dir=tmp_path).hold() as index:
         assert index is None
 
 
@@ -204,7 +253,7 @@ def _hold_forever(slots: GpuSlots, ready) -> None:
 
 
 def test_slots_are_shared_with_another_process_and_freed_when_it_is_killed(tmp_path):
-    slots = GpuSlots(1, 1, lock_dir=tmp_path)
+    slots = GpuSlots([0], 1, lock_dir=tmp_path)
     ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()
     other = ctx.Process(target=_hold_forever, args=(slots, ready))
@@ -311,7 +360,7 @@ def _nbgrader(grade_id: str, *, grade: bool = False, solution: bool = False, loc
     return {"nbgrader": meta}
 
 
-def _gpu_course(folder: Path, mode: str):
+def _gpu_course(folder: Path, mode: str, extra_test: str = ""):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell('TEAM = ["21900101", "21900102"]',
@@ -327,6 +376,9 @@ def _gpu_course(folder: Path, mode: str):
             "    assert kernel_used_gpu()\n### END HIDDEN TESTS\n",
             metadata=_nbgrader("test_double", grade=True, locked=True, points=2)),
     ]
+    if extra_test:
+        nb.cells.append(nbformat.v4.new_code_cell(
+            extra_test, metadata=_nbgrader("test_extra", grade=True, locked=True, points=1)))
     source = folder / "source" / "gpuhw" / "gpuhw.ipynb"
     source.parent.mkdir(parents=True)
     nbformat.write(nb, source)
@@ -335,7 +387,7 @@ def _gpu_course(folder: Path, mode: str):
     toml.write_text(f'[course]\nroster = "{roster}"\n[grading]\ngpu = "{mode}"\n'
                     "cell_timeout = 30.0\nnotebook_timeout = 60.0\n"
                     '[assignments.gpuhw]\nnotebook = "source/gpuhw/gpuhw.ipynb"\n'
-                    'due = "2026-11-23T23:59"\npoints = 2\n')
+                    f'due = "2026-11-23T23:59"\npoints = {3 if extra_test else 2}\n')
     return load_course(toml), source
 
 
@@ -370,3 +422,35 @@ def test_grading_a_gpu_required_course_without_gpu_refuses(tmp_path, monkeypatch
     assert code == 2
     assert 'gpu = "required" but this machine has no GPU' in err and "GPU runner" in err
     assert not list((tmp_path / "results").rglob("*.json"))  # nothing graded as failed
+
+
+SEES_ITS_GPU = """\
+def seen():
+    import os
+    return [os.environ.get("CUDA_VISIBLE_DEVICES"),
+            sorted(name for name in os.listdir("/dev") if name.startswith("nvidia"))]
+assert in_kernel(seen) == ["GPU-3aaa", ["nvidia-uvm", "nvidia3", "nvidiactl"]], in_kernel(seen)
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.sandbox
+def test_a_kernel_graded_on_a_slurm_tasks_gpu_3_gets_gpu_3_alone(tmp_path, monkeypatch):
+    """Fake nodes (character devices that are /dev/null) and variables on this CPU machine."""
+    from autograder.engine import grade_submission
+
+    dev = fake_machine(monkeypatch, tmp_path, "3")
+    for node in dev.iterdir():
+        node.unlink()
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(node, 0o666)
+    monkeypatch.setattr(gpu_slots, "DEV", dev)
+    monkeypatch.setattr(gpu_slots, "SLOT_DIR", tmp_path / "slots")
+    course, source = _gpu_course(tmp_path, "required", extra_test=SEES_ITS_GPU)
+    result = grade_submission(source, course=course, assignment="gpuhw")
+    assert result.status == "graded" and result.sandbox == "template", result.reason
+    assert result.gpu_index == 3 and result.device == "cuda"
+    seen = next(q for q in result.questions if q.grade_id == "test_extra")
+    assert seen.status == "passed", seen.message
+    assert result.gpu_used is False  # no process used a real GPU: measured, not claimed
+    assert GpuSlots([3], 1, lock_dir=tmp_path / "slots").acquire(timeout=0) == (3, 0)  # freed
