@@ -59,6 +59,8 @@ class Rebuilt:
     team: list[str] | None  # None: no team cell; []: the release's placeholders still there
     flags: list[Flag] = field(default_factory=list)
     matches: dict[str, str] = field(default_factory=dict)  # answer grade_id -> MATCHED_BY_*/MISSING
+    # submission cell -> the source cell it stands for (0-based); the pair's own cells are absent
+    placed: dict[int, int] = field(default_factory=dict)
 
 
 def release_stub(cell: Cell) -> str:
@@ -345,7 +347,8 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
     m.check()
     matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, MISSING)
                for a in src if a.role in ANSWERS}
-    return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches)
+    return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches,
+                   placed=dict(m.owner))
 
 
 def answer_names(rebuilt: Rebuilt, source: NotebookNode) -> set[str]:
