@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def release_stub(cell: Cell) -> str:
     return "\n".join(lines) if replaced else stub
 
 
+@functools.lru_cache(maxsize=4096)  # the source's cells come back for every submission
 def _text(cell_type: str, source: str) -> str:
     """What two versions of a cell are compared by: code as fingerprints see it, prose by words."""
     return normalise(source) if cell_type == "code" else " ".join(source.split())
@@ -105,8 +107,14 @@ def _label(cell: Cell) -> str:
     return f"{cell.role.value} cell{name} (cell {cell.number} of the source)"
 
 
-def _instructor_names(src: list[Cell]) -> set[str]:
-    return set().union(*(bound_names(c.source) for c in src if c.is_instructor and c.cell_type == "code"))
+def _instructor_names(src: list[Cell]) -> frozenset[str]:
+    return _names_bound_by(tuple(src))
+
+
+@functools.lru_cache(maxsize=16)  # one source, many submissions: parsed once
+def _names_bound_by(src: tuple[Cell, ...]) -> frozenset[str]:
+    return frozenset().union(*(bound_names(c.source) for c in src
+                               if c.is_instructor and c.cell_type == "code"))
 
 
 class _Matching:
