@@ -81,13 +81,6 @@ class Review:
     blind: bool = False
     images: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id → (mime, bytes)
 
-    def answer(self, key: str) -> tuple[Question, Answer] | None:
-        for question in self.questions:
-            for answer in self.answers.get(question.grade_id, []):
-                if answer.key == key:
-                    return question, answer
-        return None
-
     def marks(self) -> dict[str, dict[str, Mark]]:
         """Every submission's marks as stored now (a gradebook run may have added some)."""
         return collect_marks(self.results, self.assignment)

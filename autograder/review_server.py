@@ -5,7 +5,7 @@ Who may use it: whoever holds the token. The page's address carries it once; the
 sets an HttpOnly, SameSite=Strict cookie and drops it from the address bar. The page, its assets
 and images accept the cookie; the JSON API wants the token in a header, which another site's page
 cannot send (no CORS here), so a page elsewhere in the TA's browser can neither read marks nor
-store one. The Host header must name this server (no DNS rebinding). Nothing else is served.
+store one. The Host header must name this machine (no DNS rebinding). Nothing else is served.
 """
 
 from __future__ import annotations
@@ -153,8 +153,7 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
         # -------------------------------------------------------- checks
 
         def _host_ok(self) -> bool:
-            host = self.headers.get("Host", "")
-            return host in (f"{HOST}:{server.port}", f"localhost:{server.port}")
+            return _local(self.headers.get("Host", ""))
 
         def _same(self, given: str | None) -> bool:
             return bool(given) and hmac.compare_digest(given.encode(), server.token.encode())
@@ -225,12 +224,15 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/api/"):
                 if not self._same(self._header_token()):
                     return self._refuse()
-                if path == "/api/questions":
-                    return self._json(HTTPStatus.OK, server.questions())
-                if path.startswith("/api/questions/"):
-                    data = server.question(unquote(path[len("/api/questions/"):]))
-                    if data is not None:
-                        return self._json(HTTPStatus.OK, data)
+                try:
+                    if path == "/api/questions":
+                        return self._json(HTTPStatus.OK, server.questions())
+                    if path.startswith("/api/questions/"):
+                        data = server.question(unquote(path[len("/api/questions/"):]))
+                        if data is not None:
+                            return self._json(HTTPStatus.OK, data)
+                except ConfigError as exc:  # a marks file that cannot be read: say which
+                    return self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)})
             return self._refuse(HTTPStatus.NOT_FOUND, "not found")
 
         do_HEAD = do_GET
@@ -254,8 +256,7 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
             if not self._same(self._header_token()):
                 return self._refuse()
             origin = self.headers.get("Origin")
-            if origin and origin not in (f"http://{HOST}:{server.port}",
-                                         f"http://localhost:{server.port}"):
+            if origin and not (origin.startswith("http://") and _local(origin[len("http://"):])):
                 return self._refuse(HTTPStatus.FORBIDDEN, "another site's page")
             path = urlsplit(self.path).path
             if not path.startswith("/api/marks/"):
@@ -288,3 +289,16 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
             return self._json(HTTPStatus.OK, reply)
 
     return Handler
+
+
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _local(host: str) -> bool:
+    """A Host (or an Origin's host) naming this machine, on any port: an SSH tunnel
+    (`ssh -L 8888:127.0.0.1:PORT`) keeps working; a domain that resolves here (DNS rebinding)
+    does not."""
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name or (port and not port.isdigit()):
+        name = host
+    return name.lower() in LOCAL_NAMES

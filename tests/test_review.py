@@ -121,6 +121,32 @@ def test_no_result_with_manual_questions_is_a_clear_error(course_dir):
         load(course_dir)
 
 
+@pytest.mark.kernel
+def test_what_the_engine_writes_is_what_the_page_reviews(tmp_path):
+    """A real grading (sandboxed kernel, judge): the written answer it leaves to mark by hand is
+    found again in the submission, beside the source's reference and mark scheme."""
+    from autograder import sandbox
+    from autograder.engine import grade_submission
+    from autograder.results import write_result
+
+    if not (sandbox.bwrap_available() and sandbox.template_available()):
+        pytest.skip("root, Linux namespaces and bubblewrap are needed for the sandbox")
+    engine = Path(__file__).parent / "data" / "engine"
+    course = load_course(engine / "course.toml")
+    result = grade_submission(engine / "submissions" / "solution.ipynb", course=course,
+                              assignment="tiny")
+    assert [q.grade_id for q in result.questions if q.manual] == ["why"]
+    result.source = "solution.ipynb"  # as the batch records it, relative to the folder
+    write_result(result, tmp_path / "results" / "tiny" / f"{result.submission_id}.json")
+    review = load_review(course=course, assignment="tiny", results=[tmp_path / "results"],
+                         submissions=engine / "submissions")
+    (question,) = review.questions
+    assert question.kind == WRITTEN and question.max_points == 1
+    assert "law of large numbers" in question.rubric and "Law of large" in question.reference
+    (answer,) = review.answers["why"]
+    assert answer.status == "answered" and "Law of large numbers" in answer.html
+
+
 # ---------------------------------------------------------------- untrusted text and files
 
 class _Tags(HTMLParser):
@@ -320,9 +346,27 @@ def test_only_the_token_holder_is_served(course_dir):
         # The API wants the token in a header: a cookie alone (another site's page) is refused.
         assert request(server, "GET", "/api/questions", headers={"Cookie": cookie})[0] == 403
         assert request(server, "GET", "/api/questions", headers=auth(server))[0] == 200
-        # A page reached through another host name (DNS rebinding) is refused.
-        assert request(server, "GET", "/api/questions", headers=auth(server),
-                       host="attacker.invalid")[0] == 403
+        # A page reached through another host name (DNS rebinding) is refused; this machine's
+        # names on any port (an SSH tunnel) are not.
+        for host, status in [("attacker.invalid", 403), ("127.0.0.1.attacker.invalid:80", 403),
+                             (f"127.0.0.1:{server.port}", 200), ("localhost:8888", 200)]:
+            assert request(server, "GET", "/api/questions", headers=auth(server),
+                           host=host)[0] == status, host
+
+
+def test_a_broken_marks_file_is_named_never_overwritten(course_dir):
+    review = load(course_dir)
+    broken = course_dir / "results" / HW / "marks" / "pair-a.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json")
+    with ReviewServer(review) as server:
+        status, _, body = request(server, "GET", "/api/questions", headers=auth(server))
+        assert status == 500 and "cannot read the marks file" in json.loads(body)["error"]
+        key = by_pair(review, "why_bias")["pair-a"].key
+        status, _, body = request(server, "PUT", f"/api/marks/{key}", headers=auth(server),
+                                  body={"points": 1, "comment": ""})
+        assert status == 500 and "pair-a.json" in json.loads(body)["error"]
+    assert broken.read_text() == "{not json"
 
 
 def test_marks_are_stored_as_typed_within_bounds(course_dir):
