@@ -485,6 +485,7 @@ def wait_saved(page, n: int) -> None:
     wait_until(lambda: page.locator(".answer .state.saved").count() >= n, f"{n} marks saved")
 
 
+@pytest.mark.browser
 def test_grading_three_pairs_with_the_keyboard(course_dir, browser):
     review = load(course_dir)
     course = load_course(course_dir / "course.toml")
@@ -544,6 +545,7 @@ def test_grading_three_pairs_with_the_keyboard(course_dir, browser):
                                                       "3007": 0.5}
 
 
+@pytest.mark.browser
 def test_an_attack_written_as_an_answer_does_nothing(course_dir, browser):
     review = load(course_dir)
     with ReviewServer(review) as server:

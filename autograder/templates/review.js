@@ -269,7 +269,7 @@ document.addEventListener("keydown", (event) => {
   const target = event.target;
   const inPoints = target.classList && target.classList.contains("points");
   const inComment = target.classList && target.classList.contains("comment");
-  if (!state.cards.length && !["[", "]", "?"].includes(event.key)) return;
+  if (!state.cards.length && !["[", "]", "?", "Escape"].includes(event.key)) return;
   const here = state.current;
   if (inPoints) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) move(nextUngraded(here), "input");
@@ -299,6 +299,7 @@ document.addEventListener("keydown", (event) => {
     case "]": questionStep(1); break;
     case "[": questionStep(-1); break;
     case "?": document.getElementById("help").hidden = !document.getElementById("help").hidden; break;
+    case "Escape": document.getElementById("help").hidden = true; break;
     default: return;
   }
   event.preventDefault();
