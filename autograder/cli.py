@@ -182,9 +182,31 @@ def _add_similarity(sub: argparse._SubParsersAction) -> None:
                             help="the HTML pages (default: similarity/HW/ next to course.toml)")
 
 
+def _add_review(sub: argparse._SubParsersAction) -> None:
+    review = _command(sub, "review", "mark the questions graded by hand in a browser, question "
+                                     "by question", (
+        "Serve a page on 127.0.0.1 (its address, with a random token, is printed) listing every "
+        "question graded by hand (written answers, code cells graded by hand, tasks) and, for "
+        "one question, every pair's answer beside the reference answer and the rubric; marks "
+        "and comments are saved as they are typed, in RESULTS/HW/marks/, where the gradebook "
+        "and the feedback pages read them. Ctrl-C stops it."), run=_run_review)
+    _hw(review)
+    review.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
+                        metavar="DIR", help="result folders (default: results/ next to "
+                                            "course.toml); marks are written to the first")
+    review.add_argument("--submissions", type=Path, default=None, metavar="DIR",
+                        help="the submissions that were graded (the folder or zip given to "
+                             "`autograder grade`; default: submissions/HW next to course.toml)")
+    review.add_argument("--blind", action="store_true",
+                        help="hide the pairs' names and show them in a random order (the same "
+                             "on every reload and for every TA of these results)")
+    review.add_argument("--port", type=int, default=0, metavar="N",
+                        help="port on 127.0.0.1 (default: any free one)")
+
+
 # The commands, in the order `autograder --help` lists them.
 COMMANDS = (_add_release, _add_check, _add_validate, _add_grade_one, _add_grade, _add_gradebook,
-            _add_similarity)
+            _add_review, _add_similarity)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,6 +444,41 @@ def _run_similarity(args: argparse.Namespace) -> int:
           + (f" and {len(flagged)} pair pages" if flagged else ""))
     print(f"wrote {_rel(report_path(results[0], args.assignment), course.root)} "
           "(the gradebook shows it)")
+    return EXIT_OK
+
+
+def _run_review(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .review import load_review
+    from .review_server import ReviewServer
+
+    course = _course(args)
+    course.assignment(args.assignment)
+    submissions = args.submissions or course.root / "submissions" / args.assignment
+    if not submissions.exists():
+        raise ConfigError("no such folder of submissions", path=submissions,
+                          hint="pass --submissions DIR: the folder (or zip) that "
+                               f"`autograder grade {args.assignment} DIR` graded")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port number (0 to 65535)")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"review: read {done}/{total} submissions", file=sys.stderr, flush=True)
+
+    review = load_review(course=course, assignment=args.assignment,
+                         results=args.results or [course.root / "results"],
+                         submissions=submissions, blind=args.blind, on_submission=progress)
+    server = ReviewServer(review, port=args.port)
+    answers = sum(len(a) for a in review.answers.values())
+    print(f"review: {len(review.questions)} question(s) graded by hand, {answers} answers"
+          + (" (blind)" if args.blind else ""))
+    print(f"review: open {server.url}", flush=True)
+    print("review: marks are saved as you type; Ctrl-C stops the server", flush=True)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        print("review: stopped", file=sys.stderr)
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,8 @@ class Rebuilt:
     team: list[str] | None  # None: no team cell; []: the release's placeholders still there
     flags: list[Flag] = field(default_factory=list)
     matches: dict[str, str] = field(default_factory=dict)  # answer grade_id -> MATCHED_BY_*/MISSING
+    # submission cell -> the source cell it stands for (0-based); the pair's own cells are absent
+    placed: dict[int, int] = field(default_factory=dict)
 
 
 def release_stub(cell: Cell) -> str:
@@ -77,6 +80,7 @@ def release_stub(cell: Cell) -> str:
     return "\n".join(lines) if replaced else stub
 
 
+@functools.lru_cache(maxsize=4096)  # the source's cells come back for every submission
 def _text(cell_type: str, source: str) -> str:
     """What two versions of a cell are compared by: code as fingerprints see it, prose by words."""
     return normalise(source) if cell_type == "code" else " ".join(source.split())
@@ -103,8 +107,14 @@ def _label(cell: Cell) -> str:
     return f"{cell.role.value} cell{name} (cell {cell.number} of the source)"
 
 
-def _instructor_names(src: list[Cell]) -> set[str]:
-    return set().union(*(bound_names(c.source) for c in src if c.is_instructor and c.cell_type == "code"))
+def _instructor_names(src: list[Cell]) -> frozenset[str]:
+    return _names_bound_by(tuple(src))
+
+
+@functools.lru_cache(maxsize=16)  # one source, many submissions: parsed once
+def _names_bound_by(src: tuple[Cell, ...]) -> frozenset[str]:
+    return frozenset().union(*(bound_names(c.source) for c in src
+                               if c.is_instructor and c.cell_type == "code"))
 
 
 class _Matching:
@@ -345,7 +355,8 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
     m.check()
     matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, MISSING)
                for a in src if a.role in ANSWERS}
-    return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches)
+    return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches,
+                   placed=dict(m.owner))
 
 
 def answer_names(rebuilt: Rebuilt, source: NotebookNode) -> set[str]:

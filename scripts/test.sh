@@ -34,4 +34,16 @@ fi
 if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ]; then
   export AUTOGRADER_REQUIRE_SANDBOX_TESTS="${AUTOGRADER_REQUIRE_SANDBOX_TESTS:-1}"
 fi
+# Chromium drives the review page in tests/test_review.py (Debian's package; Playwright, a dev
+# dependency, talks to it, and never downloads a browser of its own). Where it can be installed it
+# is expected: a skipped browser test would hide a page that no longer works or an attack that
+# runs, so it fails instead (AUTOGRADER_REQUIRE_BROWSER=0 to let it skip).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if [ ! -x /usr/bin/chromium ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+      fonts-dejavu-core >/dev/null \
+      || echo "test.sh: chromium could not be installed; the review page's browser tests will fail" >&2
+  fi
+  export AUTOGRADER_REQUIRE_BROWSER=${AUTOGRADER_REQUIRE_BROWSER:-1}
+fi
 python3 -m pytest -q "$@"
