@@ -166,10 +166,20 @@ class Agent:
                 break
             encoded = self.encode(item)
             items.append(encoded)
-            size += len(json.dumps(encoded))
+            size += self.weight(encoded)
             if size > CHUNK_BYTES:
                 break
         return Raw(t="items", v=items, done=done, error=error)
+
+    def weight(self, encoded):
+        """About how many bytes an encoded item takes: scalars cheaply, the rest measured."""
+        if encoded is None or isinstance(encoded, bool):
+            return 5
+        if isinstance(encoded, str):
+            return len(encoded) + 2
+        if isinstance(encoded, dict) and encoded.get("t") in ("int", "float"):
+            return 24 + len(encoded["v"])
+        return len(json.dumps(encoded))
 
     def put_files(self, files):
         """The assignment's files beside the notebook, written into the work dir."""

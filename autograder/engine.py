@@ -361,7 +361,10 @@ class _Session:
         working directory makes all of them see the same files without rewriting the
         instructor's code. A grading worker is one single-threaded process and runs one
         submission at a time, and the previous directory is restored after each cell."""
-        previous = os.getcwd()
+        try:
+            previous = os.getcwd()
+        except OSError:  # the folder the grader was started in is gone
+            previous = "/"
         os.chdir(self.folder)
         try:
             yield

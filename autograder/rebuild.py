@@ -388,10 +388,10 @@ def answer_names(source: NotebookNode, *, judge_names: Iterable[str] = (),
     reserved = set(dir(builtins)) | JUDGE_NAMES | {TEAM_NAME} | set(judge_names)
     names: set[str] = set()
     for c, raw in zip(cells_of(source), source.cells, strict=True):
-        if c.role is Role.ANSWER and c.cell_type == "code":
+        if c.role in ANSWERS and c.cell_type == "code":
             names |= (bound_names(c.source) - _imported(c.source)) - reserved
         for name in declared_names(raw.get("metadata", {}), path=path, cell=c.number):
-            if c.role is not Role.ANSWER:
+            if c.role not in ANSWERS:
                 raise AuthoringError("autograder.names is declared on a cell that is not an "
                                      "answer", path=path, cell=c.number,
                                      hint="declare it on the answer cell or the notebook")

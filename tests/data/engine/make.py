@@ -104,15 +104,13 @@ def leaky_source() -> nbformat.NotebookNode:
     return nb
 
 
-FIND_SOURCE = """import sys
+FIND_SOURCE = """import inspect
 STOLEN = []
 def _scenario_source():
-    frame = sys._getframe(1)
-    while frame is not None:
-        request = frame.f_locals.get('request')
+    for info in inspect.stack():
+        request = info.frame.f_locals.get('request')
         if isinstance(request, dict) and 'source' in request:
             return request['source']
-        frame = frame.f_back
     return 'not found'
 """
 LEAKS = {
