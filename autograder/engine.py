@@ -115,23 +115,23 @@ def judge_names(source) -> set[str]:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """What grading needs of the source, read once per source file."""
+class Judging:
+    """What the judge needs of the source, read once per source file."""
 
     names: frozenset[str]  # the student's names a test cell reaches in the kernel
     hidden_code: frozenset[str]  # lines of hidden tests, as link.withheld compares them
 
 
 @lru_cache(maxsize=8)
-def _assignment(path: Path, mtime: float) -> Assignment:
+def _judging(path: Path, mtime: float) -> Judging:
     source = _source(path, mtime)
     hidden = "\n".join(split_hidden(c.source)[1] for c in cells_of(source) if c.role is Role.TESTS)
-    return Assignment(names=answer_names(source, judge_names=judge_names(source), path=path),
-                      hidden_code=code_fragments(hidden))
+    return Judging(names=answer_names(source, judge_names=judge_names(source), path=path),
+                   hidden_code=code_fragments(hidden))
 
 
-def assignment_of(path: Path) -> Assignment:
-    return _assignment(path, path.stat().st_mtime)
+def judging_of(path: Path) -> Judging:
+    return _judging(path, path.stat().st_mtime)
 
 
 def build_reference(source, filename: str) -> types.SimpleNamespace:
@@ -188,7 +188,7 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         return result
     try:
         source = source_notebook(spec.notebook)
-        assignment_data = assignment_of(spec.notebook)
+        judging = judging_of(spec.notebook)
         files = datafiles.read_files(spec.notebook.parent)
         rebuilt = rebuild(source, submission, source_path=spec.notebook, submission_path=notebook)
     except AutograderError as exc:
@@ -202,7 +202,7 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         devices = [str(p) for p in gpu.gpu_device_nodes(gpu_index)]
     session = _Session(result=result, rebuilt=rebuilt, source=source, spec=spec, limits=limits,
                        level=level, devices=devices, plan=plan, started=started,
-                       assignment=assignment_data, files=files)
+                       judging=judging, files=files)
     try:
         session.run()
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
@@ -217,12 +217,12 @@ class _Session:
     """One submission's run: the kernel, the judge's namespace, the questions as they come."""
 
     def __init__(self, *, result, rebuilt: Rebuilt, source, spec, limits: Limits, level: str,
-                 devices: list[str], plan, started: float, assignment: Assignment,
+                 devices: list[str], plan, started: float, judging: Judging,
                  files: list[tuple[str, bytes]]):
         self.result, self.rebuilt, self.source, self.spec = result, rebuilt, source, spec
         self.limits, self.level, self.devices, self.plan = limits, level, devices, plan
         self.started = started
-        self.names, self.hidden_code = assignment.names, assignment.hidden_code
+        self.names, self.hidden_code = judging.names, judging.hidden_code
         self.files = files
         self.folder: Path | None = None  # the judge's copy of the files, for this submission
         self.deadline = started + limits.notebook_timeout

@@ -214,7 +214,7 @@ class KernelLink:
                 and len(args) <= 8 else None
         except codec.CodecError:
             args = None
-        if args is not None and not all(a is None or isinstance(a, bool | int | float | str)
+        if args is not None and not all(a is None or type(a) in (bool, int, float, str)
                                         for a in args):
             args = None
         if cls is NotImplementedError:
