@@ -120,6 +120,17 @@ def test_parameters_are_counted_as_nbgrader_tests_do(kernel):
     assert m.hidden.in_features == 6 and m.hidden.weight.shape == (16, 6)
 
 
+def test_parameters_keep_their_grad_other_tensors_come_detached(kernel):
+    student, channel, ns = kernel
+    exec("m = MLP(2, 3, 1)\nm(torch.ones(4, 2)).sum().backward()", student)  # noqa: S102
+    m = channel.names(["m"])["m"]
+    weight = m.hidden.weight
+    assert weight.requires_grad and weight.grad is not None
+    assert torch.equal(weight.grad, student["m"].hidden.weight.grad)
+    out = m(torch.ones(4, 2))
+    assert not out.requires_grad and out.grad_fn is None
+
+
 def test_isinstance_against_the_students_and_the_librarys_classes(kernel):
     _, _, ns = kernel
     m = ns["MLP"](2, 3, 1)
