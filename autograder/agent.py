@@ -8,14 +8,23 @@ JSON (display_data with our MIME type) holding plain data only.
 """
 
 import base64
+import contextlib
 import io
 import itertools
+import json
+import os
 import pickle
 import sys
 import traceback
 
 RESULT_MIME = "application/vnd.autograder.result+json"
 MAX_DEPTH = 32
+MAX_MRO = 32  # classes of an object's type told to the judge
+CHUNK_BYTES = 4 * 2**20  # items of one iteration step, encoded, beyond the first
+
+
+class Raw(dict):
+    """An answer already in the wire format (iteration steps): encode passes it through."""
 
 
 class Agent:
@@ -31,6 +40,8 @@ class Agent:
         kind, key = ref
         if kind == "name":
             return self.namespace()[key]
+        if key not in self.handles:
+            raise LookupError("this object is no longer in the kernel")
         return self.handles[key]
 
     def loads(self, blob):
@@ -45,52 +56,140 @@ class Agent:
     def serve(self, nonce, blob):
         from IPython.display import display
 
+        display({RESULT_MIME: {"nonce": nonce, "value": self.answer(blob)}}, raw=True)
+
+    def answer(self, blob):
+        """The JSON answer to one pickled request: its result, encoded, or what it raised."""
         try:
             request = self.loads(blob)
-            answer = self.encode(self.handle(request))
+            for key in request.get("release", ()):
+                self.handles.pop(key, None)
+            with self.grad_mode(request.get("grad")):
+                return self.encode(self.handle(request))
         except BaseException as exc:  # noqa: BLE001 - reported to the judge, not raised here
-            answer = {"t": "error", "type": type(exc).__name__, "message": str(exc)[:2000],
-                      "traceback": traceback.format_exc()[-4000:]}
-        display({RESULT_MIME: {"nonce": nonce, "value": answer}}, raw=True)
+            return self.error(exc)
 
     def serve_file(self, nonce, path):
         with open(path, encoding="ascii") as fh:
             blob = fh.read()
         self.serve(nonce, blob)
 
+    def grad_mode(self, enabled):
+        """The judge's `torch.no_grad()` around a call holds in the kernel too."""
+        torch = sys.modules.get("torch")
+        if enabled is None or torch is None:
+            return contextlib.nullcontext()
+        return torch.set_grad_enabled(bool(enabled))
+
+    def error(self, exc):
+        kind = type(exc)
+        args = None
+        if isinstance(exc.args, tuple) and len(exc.args) <= 8 and all(
+                a is None or isinstance(a, bool | int | float) or
+                (isinstance(a, str) and len(a) <= 2000) for a in exc.args):
+            args = [self.encode(a) for a in exc.args]
+        return {"t": "error", "type": kind.__name__, "mro": self.mro(kind),
+                "message": str(exc)[:2000], "args": args,
+                "traceback": traceback.format_exc()[-4000:]}
+
     def handle(self, request):
+        # Kernel objects in a request (its target, arguments) arrive as themselves: the judge
+        # pickles its handles as references that persistent_load resolves.
         op = request["op"]
         if op == "call":
-            return self.resolve(request["target"])(*request["args"], **request["kwargs"])
-        if op == "value":
-            return self.resolve(request["target"])
+            return request["target"](*request["args"], **request["kwargs"])
         if op == "getattr":
-            return getattr(self.resolve(request["target"]), request["name"])
+            return getattr(request["target"], request["name"])
         if op == "getitem":
-            return self.resolve(request["target"])[request["key"]]
+            return request["target"][request["key"]]
         if op == "len":
-            return len(self.resolve(request["target"]))
+            return len(request["target"])
+        if op == "iter":
+            target = request["target"]
+            it = iter(target)
+            answer = self.step(it, request["n"])
+            answer["same"] = it is target
+            if it is not target:
+                answer["iterator"] = self.handle_for(it)
+            return answer
+        if op == "next":
+            return self.step(request["target"], request["n"])
+        if op == "isinstance":
+            return isinstance(request["obj"], request["target"])
+        if op == "issubclass":
+            return issubclass(request["obj"], request["target"])
+        if op == "names":
+            out = {}
+            for name in request["names"]:
+                out[name] = self.bound(name, request["max_bytes"])
+            return Raw(t="names", v=out)
+        if op == "set":
+            self.namespace()[request["name"]] = request["value"]
+            return None
+        if op == "delete":
+            try:
+                del self.namespace()[request["name"]]
+            except KeyError:
+                raise NameError(f"name {request['name']!r} is not defined") from None
+            return None
+        if op == "put_files":
+            return self.put_files(request["files"])
         if op == "run":
             code = compile(request["source"], request["filename"], "exec")
             scope = dict(self.namespace())
             exec(code, scope)  # noqa: S102 - the judge's trusted scenario, run in the kernel
             return scope[request["name"]](*request["args"], **request["kwargs"])
-        if op == "describe":
-            out = {}
-            ns = self.namespace()
-            for name in request["names"]:
-                if name not in ns:
-                    out[name] = "missing"
-                elif callable(ns[name]) or not self.is_plain(ns[name], request["max_bytes"]):
-                    out[name] = "object"
-                else:
-                    out[name] = "value"
-            return out
         if op == "release":
-            for key in request["ids"]:
-                self.handles.pop(key, None)
             return None
         raise ValueError(f"unknown request {op!r}")
+
+    def bound(self, name, max_bytes):
+        ns = self.namespace()
+        if name not in ns:
+            return {"t": "missing"}
+        value = ns[name]
+        if callable(value) or not self.is_plain(value, max_bytes):
+            return self.object(value)
+        return self.encode(value)
+
+    def step(self, it, n):
+        """Up to n items of an iterator (fewer past CHUNK_BYTES), whether it ended, what it raised."""
+        items, size, done, error = [], 0, False, None
+        for _ in range(max(1, n)):
+            try:
+                item = next(it)
+            except StopIteration:
+                done = True
+                break
+            except BaseException as exc:  # noqa: BLE001 - the judge raises it after the items
+                done, error = True, self.error(exc)
+                break
+            encoded = self.encode(item)
+            items.append(encoded)
+            size += self.weight(encoded)
+            if size > CHUNK_BYTES:
+                break
+        return Raw(t="items", v=items, done=done, error=error)
+
+    def weight(self, encoded):
+        """About how many bytes an encoded item takes: scalars cheaply, the rest measured."""
+        if encoded is None or isinstance(encoded, bool):
+            return 5
+        if isinstance(encoded, str):
+            return len(encoded) + 2
+        if isinstance(encoded, dict) and encoded.get("t") in ("int", "float"):
+            return 24 + len(encoded["v"])
+        return len(json.dumps(encoded))
+
+    def put_files(self, files):
+        """The assignment's files beside the notebook, written into the work dir."""
+        root = os.getcwd()
+        for relative, data in files:
+            path = os.path.join(root, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        return len(files)
 
     # answers --------------------------------------------------------------------------------
     def is_plain(self, value, max_bytes, depth=0):
@@ -112,13 +211,33 @@ class Agent:
             return value.numel() * value.element_size() <= max_bytes
         return False
 
+    def mro(self, kind):
+        try:
+            classes = type.mro(kind) if isinstance(kind, type) else []
+        except TypeError:
+            classes = []
+        return [[str(getattr(c, "__module__", ""))[:200], str(getattr(c, "__qualname__", ""))[:200]]
+                for c in classes[:MAX_MRO]]
+
     def handle_for(self, value):
         key = next(self.ids)
         self.handles[key] = value
         kind = type(value)
-        return {"t": "handle", "id": key, "type": f"{kind.__module__}.{kind.__qualname__}"[:200]}
+        answer = {"t": "handle", "id": key,
+                  "type": f"{kind.__module__}.{kind.__qualname__}"[:200], "mro": self.mro(kind)}
+        if isinstance(value, type):
+            answer["class_mro"] = self.mro(value)
+        return answer
+
+    def object(self, value):
+        """A kernel object: an exception class travels as its MRO (the judge builds its own)."""
+        if isinstance(value, type) and issubclass(value, BaseException):
+            return {"t": "exc_class", "mro": self.mro(value)}
+        return self.handle_for(value)
 
     def encode(self, value, depth=0):
+        if isinstance(value, Raw):
+            return dict(value)
         if depth > MAX_DEPTH:
             return self.handle_for(value)
         if value is None or isinstance(value, bool | str):
@@ -127,7 +246,7 @@ class Agent:
             return {"t": "int", "v": str(int(value))}
         if isinstance(value, float):
             return {"t": "float", "v": repr(float(value))}
-        if type(value) in (list, tuple):
+        if type(value) in (list, tuple) or _is_size(value):
             items = [self.encode(v, depth + 1) for v in value]
             return {"t": "list" if type(value) is list else "tuple", "v": items}
         if isinstance(value, dict):
@@ -142,14 +261,30 @@ class Agent:
                     "b64": base64.b64encode(array.tobytes()).decode()}
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(value, torch.Tensor):
-            tensor = value.detach().cpu().contiguous()
-            dtype = str(tensor.dtype).replace("torch.", "")
-            if dtype == "bfloat16":
-                tensor = tensor.float()
-            array = tensor.numpy()
-            return {"t": "tensor", "dtype": dtype, "shape": list(array.shape),
-                    "device": str(value.device), "b64": base64.b64encode(array.tobytes()).decode()}
-        return self.handle_for(value)
+            return self.tensor(value, torch, depth)
+        return self.object(value)
+
+    def tensor(self, value, torch, depth):
+        tensor = value.detach().cpu().contiguous()
+        dtype = str(tensor.dtype).replace("torch.", "")
+        if dtype == "bfloat16":
+            tensor = tensor.float()
+        array = tensor.numpy()
+        out = {"t": "tensor", "dtype": dtype, "shape": list(array.shape),
+               "device": str(value.device), "b64": base64.b64encode(array.tobytes()).decode()}
+        # A leaf that requires grad (a parameter) keeps that, and its .grad, as nbgrader tests
+        # read them (`p.requires_grad`, `p.grad is not None`); computed tensors come detached.
+        if value.is_leaf and value.requires_grad:
+            out["requires_grad"] = True
+            out["parameter"] = isinstance(value, torch.nn.Parameter)
+            if isinstance(value.grad, torch.Tensor) and depth < MAX_DEPTH:
+                out["grad"] = self.tensor(value.grad, torch, MAX_DEPTH)
+        return out
+
+
+def _is_size(value):
+    torch = sys.modules.get("torch")
+    return torch is not None and type(value) is torch.Size
 
 
 agent = Agent()

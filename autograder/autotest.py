@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .datafiles import TEMPLATES_FILE
 from .errors import AuthoringError
 
 if TYPE_CHECKING:  # the solution's child process imports this module: it stays light
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # the solution's child process imports this module: it stays 
 
 DELIMITER = "AUTOTEST"
 HASHED = "HASHED"
-TEMPLATES_FILE = "autotests.yml"
 DEFAULT_TEMPLATES = Path(__file__).with_name(TEMPLATES_FILE)
 KERNEL = "python3"  # the section of autotests.yml our notebooks use
 STORE_VERSION = 1

@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import os
+import tempfile
 import time
 import types
 from dataclasses import dataclass
@@ -13,11 +17,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__, autotest, gpu, gpu_slots, judge, sandbox
+from . import __version__, autotest, datafiles, gpu, gpu_slots, judge, sandbox
 from .authoring import check_total
 from .config import Assignment, Course, Limits
 from .errors import AuthoringError, AutograderError, SubmissionError
 from .kernel import DIED, ERROR, OK, TIMEOUT, Kernel
+from .link import KernelLink, code_fragments, first_line, withheld
 from .notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -26,6 +31,7 @@ from .notebook import (
     bound_names,
     cells_of,
     read_notebook,
+    split_hidden,
     strip_magics,
     total_points,
 )
@@ -59,8 +65,6 @@ BOOT = (
     f"__autograder_boot({AGENT_SOURCE!r})\n"
     "del __autograder_boot\n"
 )
-# Names the judge owns in every test cell: a student's cell can never replace them.
-HELPERS = ("check", "in_kernel", "reference", "kernel_used_gpu", "facts")
 NO_RESPONSE = "No response"  # nbgrader's words for an answer left as released
 MAX_RESTARTS = 2
 
@@ -140,6 +144,37 @@ def _setup_cells(source) -> dict[int, bool]:
     return out
 
 
+def judge_names(source) -> set[str]:
+    """What the setup cells bind in the judge (imports, data): never a student's name."""
+    in_judge = {i for i, flag in _setup_cells(source).items() if flag}
+    return set().union(*(bound_names(c.source) for c in cells_of(source) if c.index in in_judge))
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What the judge needs of the source, read once per source file."""
+
+    names: frozenset[str]  # the student's names a test cell reaches in the kernel
+    hidden_code: frozenset[str]  # lines of hidden tests, as link.withheld compares them
+
+
+@lru_cache(maxsize=8)
+def _judging(course_path: Path, spec: Assignment, mtime: float,
+             stored_mtime: float | None) -> Judging:
+    # From the source as graded: hidden AUTOTEST lines are expanded there.
+    source = _checked(course_path, spec, mtime, stored_mtime)
+    hidden = "\n".join(split_hidden(c.source)[1] for c in cells_of(source) if c.role is Role.TESTS)
+    return Judging(names=answer_names(source, judge_names=judge_names(source),
+                                      path=spec.notebook),
+                   hidden_code=code_fragments(hidden))
+
+
+def judging_of(course: Course, spec: Assignment) -> Judging:
+    graded_source(course, spec)  # the same checks, and the error a broken source deserves
+    return _judging(course.path, spec, spec.notebook.stat().st_mtime,
+                    _mtime(autotest.stored_path(spec.notebook)))
+
+
 def build_reference(source, filename: str) -> types.SimpleNamespace:
     """The instructor's answers executed in the judge: `reference.f(...)` in hidden tests."""
     namespace: dict = {"__name__": "__reference__"}
@@ -195,6 +230,9 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         result.status, result.reason = REJECTED, str(exc)
         return result
     try:
+        judging = judging_of(course, spec)
+        files = datafiles.read_files(spec.notebook.parent)
+        judge_files = datafiles.read_files(spec.notebook.parent, released=False)
         rebuilt = rebuild(source, submission, source_path=spec.notebook, submission_path=notebook)
     except AutograderError as exc:
         result.status, result.reason = REJECTED, str(exc)
@@ -208,7 +246,8 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
             result.gpu_index = kernel_gpu.index if kernel_gpu is not None else None
             session = _Session(result=result, rebuilt=rebuilt, source=source, spec=spec,
                                limits=limits, level=level, gpu=kernel_gpu, plan=plan,
-                               started=started)
+                               started=started, judging=judging, files=files,
+                               judge_files=judge_files)
             session.run()
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
         result.status = STATUS_ERROR
@@ -222,10 +261,15 @@ class _Session:
     """One submission's run: the kernel, the judge's namespace, the questions as they come."""
 
     def __init__(self, *, result, rebuilt: Rebuilt, source, spec, limits: Limits, level: str,
-                 gpu: gpu_slots.KernelGpu | None, plan, started: float):
+                 gpu: gpu_slots.KernelGpu | None, plan, started: float, judging: Judging,
+                 files: list[tuple[str, bytes]], judge_files: list[tuple[str, bytes]]):
         self.result, self.rebuilt, self.source, self.spec = result, rebuilt, source, spec
         self.limits, self.level, self.gpu, self.plan = limits, level, gpu, plan
         self.started = started
+        self.names, self.hidden_code = judging.names, judging.hidden_code
+        self.files = files  # what students get: into each kernel's work dir
+        self.judge_files = judge_files  # and the instructor-only ones: the judge's folder
+        self.folder: Path | None = None  # the judge's copy of the files, for this submission
         self.deadline = started + limits.notebook_timeout
         self.kernel: Kernel | None = None
         self.replay: list[str] = []  # student and instructor code that ran fine, for a restart
@@ -239,7 +283,23 @@ class _Session:
                         gpu_visible=self.gpu.visible if self.gpu else "",
                         threads=1, prelude=BOOT)
         kernel.start()
+        try:
+            self._place_files(kernel)
+        except BaseException:
+            kernel.close()
+            raise
         return kernel
+
+    def _place_files(self, kernel: Kernel) -> None:
+        """The files beside the notebook, into the kernel's work dir, before any cell runs."""
+        if not self.files:
+            return
+        try:
+            KernelLink(kernel, deadline=lambda: time.monotonic() + 60).put_files(self.files)
+        except Exception as exc:
+            raise RuntimeError(f"the files beside {self.spec.notebook.name} could not be put in "
+                               f"the kernel's work dir ({type(exc).__name__}: {first_line(exc)}); "
+                               "are they bigger than grading.disk_mb?") from None
 
     def _restart(self) -> bool:
         """A fresh kernel with everything that ran fine so far, so later questions are graded."""
@@ -249,6 +309,7 @@ class _Session:
             return False
         try:
             self.kernel.start()
+            self._place_files(self.kernel)
         except RuntimeError:
             return False
         for code in self.replay:
@@ -276,7 +337,10 @@ class _Session:
     def run(self) -> None:
         self.kernel = self._start_kernel()
         try:
-            self._walk()
+            with tempfile.TemporaryDirectory(prefix="autograder-judge-") as folder:
+                self.folder = Path(folder)
+                datafiles.write_files(self.judge_files, self.folder)
+                self._walk()
         finally:
             self._note_gpu()
             self.kernel.close()
@@ -293,15 +357,9 @@ class _Session:
 
     def _walk(self) -> None:
         setup = _setup_cells(self.source)
-        cellrun = judge.CellRun()
-        namespace: dict = {"__name__": "__judge__", "__cellrun__": cellrun}
-        student_bound: set[str] = set()
-        source_names = set()
-        for cell in cells_of(self.source):
-            if cell.role == Role.ANSWER and cell.cell_type == "code":
-                source_names |= bound_names(_solution_code(cell.source))
-        every_answer_name = answer_names(self.rebuilt, self.source)
-        link = judge.KernelLink(self.kernel, deadline=lambda: self._test_deadline)
+        namespace: dict = {"__name__": "__judge__"}
+        link = KernelLink(self.kernel, deadline=lambda: self._test_deadline,
+                          hidden_code=self.hidden_code)
         self._test_deadline = self.deadline
         session = self
 
@@ -312,7 +370,6 @@ class _Session:
             return {"runtime_s": time.monotonic() - session.started,
                     "peak_memory_mb": session.kernel.current_peak_memory_mb()}
 
-        reference_path = self.spec.notebook
         namespace.update(in_kernel=in_kernel, kernel_used_gpu=self.kernel_used_gpu, facts=facts)
         pending = _Answer()
         attempted: list[bool] = []  # answers since the last test cell
@@ -322,8 +379,7 @@ class _Session:
                 continue
             if cell.role == Role.TESTS:
                 self._test_deadline = min(self.deadline, time.monotonic() + self.limits.cell_timeout)
-                question = self._judge(cell, namespace, link, pending, student_bound,
-                                       source_names, every_answer_name, reference_path)
+                question = self._judge(cell, namespace, link, pending)
                 if question.points == 0 and attempted and not any(attempted) \
                         and question.status not in (CELL_TIMEOUT, KERNEL_DIED):
                     question.status = NOT_ATTEMPTED  # the answers are missing or still the stub
@@ -360,6 +416,24 @@ class _Session:
         self.result.questions.append(question)
         return question
 
+    @contextlib.contextmanager
+    def _in_folder(self):
+        """The judge's working directory while trusted cell code runs: its copy of the files
+        beside the notebook. Test cells written for Jupyter open `data.txt` relative to the
+        notebook's folder, through any library (open, numpy, pandas, torch); only the process's
+        working directory makes all of them see the same files without rewriting the
+        instructor's code. A grading worker is one single-threaded process and runs one
+        submission at a time, and the previous directory is restored after each cell."""
+        try:
+            previous = os.getcwd()
+        except OSError:  # the folder the grader was started in is gone
+            previous = "/"
+        os.chdir(self.folder)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
     def _run_in_kernel(self, cell) -> _Answer:
         """Run one cell in the kernel; a dead kernel is restarted for the cells after it."""
         if self.kernel.box is None and not self._restart():
@@ -377,7 +451,11 @@ class _Session:
         if run.status == OK:
             self.replay.append(cell.code)
         elif run.status == ERROR:
-            outcome = _Answer(ERROR, f"{where} raised {run.ename}: {run.evalue}"[:500])
+            # The student's text, capped, and never hidden test code their kernel saw before.
+            text = ("[text withheld: it holds hidden test code]"
+                    if withheld(run.evalue, self.hidden_code) else first_line(run.evalue))
+            outcome = _Answer(ERROR, f"{where} raised {first_line(run.ename, 100)}"
+                                     + (f": {text}" if text else ""))
         elif run.status == TIMEOUT:
             outcome = _Answer(CELL_TIMEOUT, f"{where} ran past its "
                                             f"{self.limits.cell_timeout:g} s limit")
@@ -391,38 +469,39 @@ class _Session:
         return outcome
 
     def _setup_in_judge(self, cell, namespace: dict) -> None:
-        """The instructor's setup cell, run in the judge too; its failure is the course's bug."""
+        """The instructor's setup cell, run in the judge too; its failure is the course's bug.
+
+        What it prints is dropped: the kernel printed it already, and the grader's own output
+        is the progress of the batch."""
         name = f"<setup cell {cell.source_index + 1}>"
         try:
-            exec(judge.compile_cell(strip_magics(cell.code), name), namespace)  # noqa: S102
+            with self._in_folder(), contextlib.redirect_stdout(io.StringIO()):
+                exec(judge.compile_cell(strip_magics(cell.code), name), namespace)  # noqa: S102
         except Exception as exc:
             raise RuntimeError(
                 f"{self.spec.notebook.name}, cell {cell.source_index + 1} (a setup cell) failed "
                 f"in the judge: {type(exc).__name__}: {exc}; fix the source notebook or mark the "
                 "cell with metadata autograder.judge = false") from exc
 
-    def _judge(self, cell, namespace: dict, link: judge.KernelLink, pending: _Answer,
-               student_bound: set[str], source_names: set[str], every_answer_name: set[str],
-               reference_path: Path) -> QuestionResult:
+    def _judge(self, cell, namespace: dict, link: KernelLink, pending: _Answer) -> QuestionResult:
         grade_id = cell.grade_id or f"cell-{cell.source_index}"
+        filename = f"<tests {grade_id}>"
         cellrun = judge.CellRun()
-        namespace["__cellrun__"] = cellrun
-        namespace["check"] = judge.Checks(cellrun, gpu=self.plan.use_gpu)
-        namespace["reference"] = _LazyReference(reference_path)
+        namespace["check"] = judge.Checks(cellrun, gpu=self.plan.use_gpu, filename=filename,
+                                          hidden_lines=judge.hidden_lines(cell.code))
+        namespace["reference"] = _LazyReference(self.spec.notebook)
         if self.kernel.box is None and not self._restart():
             return QuestionResult(grade_id, 0.0, cell.points, KERNEL_DIED,
                                   "the kernel died earlier and could not be restarted")
         link.kernel = self.kernel
-        owned = set(namespace) - student_bound
-        names = (source_names | (every_answer_name - owned)) - set(HELPERS)
         try:
-            judge.bind_student_names(namespace, link, names)
-        except (judge.KernelTimeout, judge.KernelGone, judge.StudentError) as exc:
-            cellrun.error, cellrun.message = exc, judge.describe_error(exc)
+            judge.bind_student_names(namespace, link, self.names)
+        except Exception as exc:  # noqa: BLE001 - the kernel's fault: this question's result
+            cellrun.fail(exc)
         else:
-            student_bound.clear()
-            student_bound.update(n for n in names if n in namespace)
-            judge.run_in_judge(cell.code, f"<tests {grade_id}>", namespace)
+            with self._in_folder():
+                judge.run_in_judge(cell.code, filename, namespace, run=cellrun,
+                                   student_names=self.names, link=link)
         question = judge.score_cell(grade_id=grade_id, points=cell.points, run=cellrun)
         # What happened in the student's cells explains a failure better than a NameError.
         if pending.status != OK and question.status != PASSED:

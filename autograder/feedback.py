@@ -12,7 +12,7 @@ from .config import Course
 from .gradebook import Grade, submission_grade
 from .marks import Mark
 from .notebook import Role, cells_of, read_notebook, split_hidden
-from .results import FAILED, NOT_ATTEMPTED, PASSED, SubmissionResult
+from .results import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, SubmissionResult
 from .titles import headings_above, question_titles
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
@@ -25,9 +25,16 @@ STATUS_TEXT = {
     "graded": "graded", "error": "could not be graded completely", "timeout": "ran out of time",
     "rejected": "could not be graded",
 }
-# What numpy/torch print after a failed comparison: the expected values of a hidden test.
-VALUE_LINE = re.compile(r"^\s*(x|y|ACTUAL|DESIRED|Max absolute|Max relative|First)\b.*:", re.I)
+# Where numpy/torch start printing the compared values after a failed comparison: the expected
+# values of a hidden test. That line and every line after it (wrapped rows of an array) go.
+VALUE_LINE = re.compile(r"^\s*((x|y|ACTUAL|DESIRED)\s*:|(Max|Greatest) (absolute|relative)|"
+                        r"First |array\(|tensor\()", re.I)
 MIN_HIDDEN_LINE = 8  # shorter hidden lines (`pass`, `X = 1`) say nothing worth hiding
+MESSAGE_CHARS = 800  # any message, at most
+WITHHELD = "[detail withheld: hidden test]"
+HIDDEN_CHECK_CHARS = 200  # a hidden check's reason: its first line, at most
+OUTPUT_CHARS = 4000  # what a test cell's visible part printed
+ID_CHARS = 100  # a submission id, a team member's id (they come from file names and the pair)
 
 
 def hidden_test_lines(source_notebook: Path) -> set[str]:
@@ -45,17 +52,38 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def safe_message(message: str, hidden: set[str]) -> str:
-    """A message as a student may see it: without lines of hidden tests or expected values."""
+def safe_message(message: str, hidden: set[str], *, limit: int = MESSAGE_CHARS,
+                 values: bool = True) -> str:
+    """A message as a student may see it: without lines of hidden tests or expected values
+    (`values=False`: printed output of a visible part, whose values the students see anyway)."""
     kept = []
-    for line in message.splitlines():
+    for line in str(message).splitlines():
+        if values and VALUE_LINE.match(line):
+            kept.append("[values withheld]")
+            break  # the values, and the wrapped lines that continue them
         flat = _norm(line)
-        if VALUE_LINE.match(line) or any(h in flat for h in hidden):
-            kept.append("[detail withheld: hidden test]")
+        if any(h in flat for h in hidden):
+            if not kept or kept[-1] != WITHHELD:
+                kept.append(WITHHELD)
             continue
         kept.append(line)
-    text = "\n".join(dict.fromkeys(kept)) if kept else ""
-    return text[:800]
+    text = "\n".join(kept)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def check_message(check: CheckResult, hidden: set[str]) -> str:
+    """A check's reason: for a hidden check, its first line only (the judge already wrote no
+    more; a result from elsewhere gets the same treatment)."""
+    text = safe_message(check.message, hidden)
+    if check.hidden:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        return first if len(first) <= HIDDEN_CHECK_CHARS else first[:HIDDEN_CHECK_CHARS - 1] + "…"
+    return text
+
+
+def _cap(text: str, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 GENERATOR = '<meta name="generator" content="autograder feedback">'  # pages this module wrote
@@ -120,8 +148,8 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",
         ".check td:first-child{padding-left:2em}pre{white-space:pre-wrap;margin:0}</style>",
         "</head><body>",
         f"<h1>{e(result.assignment)}{' — ' + e(course_name) if course_name else ''}</h1>",
-        f"<p>Submission <b>{e(result.submission_id)}</b>"
-        f"{' — team ' + e(', '.join(result.team)) if result.team else ''}</p>",
+        f"<p>Submission <b>{e(_cap(result.submission_id, ID_CHARS))}</b>"
+        f"{' — team ' + e(', '.join(_cap(t, ID_CHARS) for t in result.team[:8])) if result.team else ''}</p>",
         f"<p>Status: <b>{e(STATUS_TEXT.get(result.status, result.status))}</b>",
     ]
     if result.reason:
@@ -133,7 +161,7 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",
     flags = [f for f in result.flags if f.code in STUDENT_FLAGS]
     if flags:
         out.append("<h2>Notes</h2><ul>")
-        out += [f"<li>{e(safe_message(f.message, hidden))}</li>" for f in flags]
+        out += [f"<li>{e(safe_message(f.message, hidden, limit=300))}</li>" for f in flags]
         out.append("</ul>")
     if result.questions:
         out.append("<h2>Questions</h2><table><tr><th>question / check</th><th>points</th>"
@@ -152,7 +180,12 @@ def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",
                 out.append(f'<tr class="check"><td>{e(c.name)}</td>'
                            f"<td>{c.points:g} / {c.max_points:g}</td>"
                            f'<td class="{e(c.status)}">{e(c.status.replace("_", " "))}</td>'
-                           f"<td><pre>{e(safe_message(c.message, hidden))}</pre></td></tr>")
+                           f"<td><pre>{e(check_message(c, hidden))}</pre></td></tr>")
+            if q.output:  # what the visible tests printed; never the hidden part's output
+                out.append(f'<tr class="check"><td>printed by the tests</td>'
+                           f'<td colspan="3"><pre>'
+                           f"{e(safe_message(q.output, hidden, limit=OUTPUT_CHARS, values=False))}"
+                           "</pre></td></tr>")
         out.append("</table>")
     out.append("</body></html>\n")
     return "\n".join(out)

@@ -1,24 +1,37 @@
-"""The trusted judge: test cells run in the grader's process, student names are kernel proxies.
+"""The trusted judge: test cells run in the grader's process, student names are kernel objects.
 
 A test cell passes when its code raises nothing here. Named checks inside it score on their own.
-Nothing the kernel says is executed or unpickled: answers are decoded by codec.decode.
+Nothing the kernel says is executed or unpickled: answers are decoded by codec.decode (see
+link.py for the requests). What a student reads of a failure is decided here: a short reason,
+never a printout of a hidden test's values; the full technical reason goes to staff (`detail`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import inspect
+import io
 import linecache
-import os
-import secrets
-import time
+import re
+import sys
+import traceback
 import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import codec
-from .kernel import DIED, TIMEOUT, Kernel
+from .link import (
+    MAX_VALUE_BYTES,
+    MISSING,
+    KernelBudget,
+    KernelGone,
+    KernelLink,
+    KernelTimeout,
+    NotAttempted,
+    StaleObject,
+    StudentError,
+    first_line,
+)
+from .notebook import BEGIN_HIDDEN, END_HIDDEN
 from .results import (
     CELL_TIMEOUT,
     FAILED,
@@ -31,150 +44,97 @@ from .results import (
     QuestionResult,
 )
 
-MAX_VALUE_BYTES = 64 * 2**20  # a student variable bigger than this stays in the kernel
-INLINE_REQUEST_BYTES = 64 * 1024  # bigger requests go through a file
+__all__ = ["MAX_VALUE_BYTES", "KernelBudget", "KernelGone", "KernelLink", "KernelTimeout",
+           "NotAttempted", "StaleObject", "StudentError"]
 
-
-class StudentError(Exception):
-    """The student's code raised in the kernel; its type travels as a name, never as a class."""
-
-    def __init__(self, type_name: str, message: str, where: str = ""):
-        self.type_name, self.message, self.where = type_name, message, where
-        super().__init__(f"{where}raised {type_name}: {message}" if where else
-                         f"{type_name}: {message}")
-
-
-class NotAttempted(Exception):
-    """The student's code still raises NotImplementedError: the release stub is untouched."""
-
-
-class KernelTimeout(Exception):
-    pass
-
-
-class KernelGone(Exception):
-    """The kernel died (killed, out of memory, os._exit) during a request."""
+OUTPUT_CHARS = 4000  # printed by one test cell and kept, visible and hidden parts each
+VISIBLE_MESSAGE = 500  # a failed visible assertion's text, at most
+HIDDEN_MESSAGE = 200  # what a student reads of a failure in a hidden part, at most
+NAMES = "__autograder_names__"  # the judge's object behind `del name` / `name = ...` of a test
 
 
 class NoGPU(Exception):
     """A check that needs a GPU, on a machine without one: reported as not graded."""
 
 
-class KernelLink:
-    """Requests from the judge to the agent in the kernel, under the current deadline."""
+# Messages -----------------------------------------------------------------------------------
 
-    def __init__(self, kernel: Kernel, *, deadline: Callable[[], float]):
-        self.kernel = kernel
-        self.deadline = deadline
-
-    def request(self, request: dict, *, what: str = "") -> Any:
-        nonce = secrets.token_hex(8)
-        blob = codec.encode_request(request, ref_of=_ref_of)
-        agent = "__import__('sys').modules['_autograder_agent'].agent"
-        exchange = self.kernel.box.ipc_dir if self.kernel.box is not None else None
-        remaining = self.deadline() - time.monotonic()
-        if remaining <= 0:
-            raise KernelTimeout(f"{what}: no time left for this test")
-        if len(blob) > INLINE_REQUEST_BYTES and exchange is not None:
-            # A big argument (a data set, a tensor) travels as a file in the folder the kernel
-            # shares with us: megabytes of string literal in the code would cost seconds to parse.
-            path = exchange / f"request-{nonce}.b64"
-            # The kernel owns that folder: never follow or reuse a name it may have planted.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(blob)
-            code = f"{agent}.serve_file({nonce!r}, {str(path)!r})"
-        else:
-            path = None
-            code = f"{agent}.serve({nonce!r}, {blob!r})"
-        try:
-            run = self.kernel.execute(code, timeout=remaining)
-        finally:
-            if path is not None:
-                path.unlink(missing_ok=True)
-        if run.status == TIMEOUT:
-            raise KernelTimeout(f"{what} ran past the time limit")
-        if run.status == DIED or not self.kernel.alive():
-            raise KernelGone(f"the kernel died while running {what or 'a test'}")
-        answers = [p for p in run.payloads if isinstance(p, dict) and p.get("nonce") == nonce]
-        if not answers:
-            raise StudentError("NoAnswer", "the notebook's code prevented the call from "
-                               f"returning a value ({run.ename or 'no answer'})", _where(what))
-        value = answers[-1].get("value")
-        if isinstance(value, dict) and value.get("t") == "error":
-            type_name = str(value.get("type", "Exception"))[:100]
-            message = str(value.get("message", ""))[:2000]
-            if type_name == "NotImplementedError":
-                raise NotAttempted(f"{what} is not implemented yet")
-            raise StudentError(type_name, message, _where(what))
-        return codec.decode(value, link=self)
-
-    def call(self, ref: tuple, args: tuple, kwargs: dict, what: str = "") -> Any:
-        return self.request({"op": "call", "target": ref, "args": args, "kwargs": kwargs},
-                            what=what or _describe(ref))
-
-    def getattr(self, ref: tuple, name: str) -> Any:
-        return self.request({"op": "getattr", "target": ref, "name": name},
-                            what=f"{_describe(ref)}.{name}")
-
-    def getitem(self, ref: tuple, key: Any) -> Any:
-        return self.request({"op": "getitem", "target": ref, "key": key},
-                            what=f"{_describe(ref)}[...]")
-
-    def len(self, ref: tuple) -> Any:
-        return self.request({"op": "len", "target": ref}, what=f"len({_describe(ref)})")
-
-    def value(self, name: str) -> Any:
-        return self.request({"op": "value", "target": ("name", name)}, what=name)
-
-    def describe(self, names: list[str]) -> dict[str, str]:
-        kinds = self.request({"op": "describe", "names": sorted(names),
-                              "max_bytes": MAX_VALUE_BYTES}, what="the notebook's names")
-        if not isinstance(kinds, dict):
-            return {}
-        return {k: v for k, v in kinds.items() if isinstance(k, str) and v in
-                ("value", "object", "missing")}
-
-    def run(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        if not inspect.isfunction(fn):
-            raise TypeError("in_kernel() takes a function defined in the test cell")
-        source = inspect.getsource(fn)
-        return self.request({"op": "run", "source": source, "filename": f"<scenario {fn.__name__}>",
-                             "name": fn.__name__, "args": args, "kwargs": kwargs},
-                            what=f"scenario {fn.__name__}()")
+# Where numpy/torch assertion messages start printing the compared values (or their
+# differences): in a hidden test the expected side is the hidden answer.
+_VALUE_LINE = re.compile(
+    r"^\s*((x|y|ACTUAL|DESIRED)\s*:|(Max|Greatest) (absolute|relative)|First |array\(|tensor\(|"
+    r"\[)", re.I)
 
 
-def _where(what: str) -> str:
-    return f"{what} " if what else ""
+def _assertion_text(exc: AssertionError, *, hidden: bool) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    kept = []
+    for line in lines:
+        if _VALUE_LINE.match(line):
+            break  # the values and everything after them (wrapped lines of an array)
+        kept.append(line)
+    if hidden:
+        return first_line(kept[0], HIDDEN_MESSAGE) if kept else "an assertion failed"
+    text = " ".join(kept)
+    return (text[:VISIBLE_MESSAGE - 1] + "…" if len(text) > VISIBLE_MESSAGE else text) \
+        or "an assertion failed"
 
 
-def _describe(ref: tuple) -> str:
-    kind, key = ref
-    return str(key) if kind == "name" else "a kernel object"
+def _failed_line(exc: BaseException) -> str:
+    """The line of the test cell where exc was raised (the innermost one)."""
+    line, tb = "", exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith("<tests "):
+            line = linecache.getline(name, tb.tb_lineno).strip()
+        tb = tb.tb_next
+    return line
 
 
-def _ref_of(obj: Any) -> Any:
-    if isinstance(obj, KernelName):
-        return ("name", object.__getattribute__(obj, "_name"))
-    if isinstance(obj, codec.Handle):
-        return obj._ref()
-    return None
+def explain(exc: BaseException, *, hidden: bool = False) -> tuple[str, str]:
+    """(what the student reads, what staff read) about an exception of a test cell.
+
+    The student's sentence speaks of their code; text the student controls (their exceptions'
+    messages) is cut to its first line and HIDDEN_MESSAGE characters; a failed hidden assertion
+    shows its first line only (numpy's printout of the expected values follows it). Staff get
+    the type, the full text and both tracebacks.
+    """
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]
+    kernel_tb = getattr(exc, "autograder_traceback", "")
+    if kernel_tb:
+        detail = f"{detail}\nin the student's kernel:\n{kernel_tb[-2000:]}"
+    where = getattr(exc, "autograder_where", None)
+    if isinstance(exc, NotAttempted):
+        message = first_line(exc, HIDDEN_MESSAGE)
+    elif where is not None:  # the student's code raised it, in the kernel
+        text = getattr(exc, "autograder_text", "")
+        message = f"{where} raised {type(exc).__name__}" + (f": {text}" if text else "")
+    elif isinstance(exc, KernelTimeout | KernelGone | StudentError | KernelBudget):
+        message = first_line(exc, 2 * HIDDEN_MESSAGE)
+    elif isinstance(exc, StaleObject):
+        message = ("the kernel was restarted during these tests (it died or ran out of time); "
+                   "an object made before could not be used")
+    elif isinstance(exc, codec.NotComparable):
+        message = (f"your code gave back a {first_line(exc.type_name, 80)} object where the test "
+                   "needs plain data (numbers, strings, lists, dicts, arrays or tensors)")
+    elif isinstance(exc, codec.CodecError):
+        message = "your code gave back data the grader cannot read (not plain data)"
+    elif isinstance(exc, AssertionError):
+        message = _assertion_text(exc, hidden=hidden)
+        line = "" if hidden or str(exc).strip() else _failed_line(exc)
+        if line:  # a bare `assert` of a visible test: its line says what was expected
+            message = f"assertion failed: {first_line(line, VISIBLE_MESSAGE)}"
+    elif isinstance(exc, NameError):
+        message = (f"{first_line(exc, HIDDEN_MESSAGE)} (is it defined in your notebook, and did "
+                   "its cell run?)")
+    else:
+        message = f"{type(exc).__name__}: {first_line(exc, HIDDEN_MESSAGE)}"
+    return message, detail
 
 
-class KernelName(codec.Handle):
-    """A name the student defined, resolved in the kernel each time it is used."""
-
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str, link: KernelLink):
-        super().__init__(0, name, link)
-        object.__setattr__(self, "_name", name)
-
-    def _ref(self) -> tuple[str, str]:
-        return ("name", self._name)
-
-    def __repr__(self) -> str:
-        return f"<{self._name} in the student's kernel>"
+def describe_error(exc: BaseException, *, hidden: bool = False) -> str:
+    """The student's sentence about an exception (see explain)."""
+    return explain(exc, hidden=hidden)[0]
 
 
 # Scoring ----------------------------------------------------------------------------------
@@ -187,6 +147,8 @@ class CheckRecord:
     needs_gpu: bool
     status: str = PASSED
     message: str = ""
+    hidden: bool = False
+    detail: str = ""
 
 
 @dataclass
@@ -196,25 +158,14 @@ class CellRun:
     checks: list[CheckRecord] = field(default_factory=list)
     error: BaseException | None = None
     message: str = ""
+    detail: str = ""
+    hidden: bool = False  # the error was raised in the hidden part
+    output: str = ""  # printed by the visible part
+    hidden_output: str = ""  # printed by the hidden part: staff only
 
-
-# Lines of numpy/torch assertion messages that print the compared values: in a hidden test, the
-# expected side is the hidden answer, so they never reach a student's feedback.
-_VALUE_LINES = ("x:", "y:", "ACTUAL:", "DESIRED:")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short message for the student: the assertion's text, or what their code raised."""
-    if isinstance(exc, AssertionError):
-        lines = [line for line in str(exc).splitlines() if line.strip()
-                 and not line.lstrip().startswith(_VALUE_LINES)
-                 and not line.lstrip().startswith(("array(", "tensor(", "[", "]"))]
-        return " ".join(lines)[:500] or "an assertion failed"
-    if isinstance(exc, StudentError | NotAttempted | KernelTimeout | KernelGone):
-        return str(exc)[:1000]
-    if isinstance(exc, NameError):
-        return f"{exc} (is it defined in your notebook, and did its cell run?)"
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    def fail(self, exc: BaseException, *, hidden: bool = False) -> None:
+        self.error, self.hidden = exc, hidden
+        self.message, self.detail = explain(exc, hidden=hidden)
 
 
 def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
@@ -225,13 +176,13 @@ def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
     checks = [
         CheckResult(name=c.name, points=c.points if c.status == PASSED else 0.0,
                     max_points=c.points, status=c.status, message=c.message,
-                    needs_gpu=c.needs_gpu)
+                    needs_gpu=c.needs_gpu, hidden=c.hidden, detail=c.detail)
         for c in run.checks
     ]
     rest = max(0.0, points - sum(c.max_points for c in checks))
     earned = sum(c.points for c in checks) + (rest if run.error is None else 0.0)
     graded_max = rest + sum(c.max_points for c in checks if c.status != NOT_GRADED)
-    message = run.message
+    message, detail = run.message, run.detail
     if isinstance(run.error, NotAttempted) and not any(c.status == PASSED for c in checks):
         status = NOT_ATTEMPTED
     elif isinstance(run.error, KernelTimeout):
@@ -252,84 +203,240 @@ def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
     if not message:
         failed = [c for c in checks if c.status == FAILED]
         message = failed[0].message if failed else ""
+        detail = detail or (failed[0].detail if failed else "")
     return QuestionResult(grade_id=grade_id, points=round(earned, 4), max_points=points,
-                          status=status, message=message, checks=checks)
+                          status=status, message=message, checks=checks, detail=detail,
+                          output=run.output, hidden_output=run.hidden_output)
 
 
 class Checks:
     """`with check("what", points=1): ...` in a test cell: one scored check."""
 
-    def __init__(self, run: CellRun, *, gpu: bool):
+    def __init__(self, run: CellRun, *, gpu: bool, filename: str = "",
+                 hidden_lines: frozenset[int] = frozenset()):
         self.run = run
         self.gpu = gpu
+        self.filename, self.hidden_lines = filename, hidden_lines
 
     def __call__(self, name: str, points: float = 1.0, needs_gpu: bool = False) -> _Check:
-        record = CheckRecord(str(name), float(points), bool(needs_gpu))
+        hidden = _in_hidden_part(sys._getframe(1), self.filename, self.hidden_lines)
+        record = CheckRecord(str(name), float(points), bool(needs_gpu), hidden=hidden)
         self.run.checks.append(record)
-        return _Check(record, gpu=self.gpu)
+        return _Check(record, gpu=self.gpu, where=self)
 
 
 class _Check:
-    def __init__(self, record: CheckRecord, *, gpu: bool):
-        self.record, self.gpu = record, gpu
+    def __init__(self, record: CheckRecord, *, gpu: bool, where: Checks):
+        self.record, self.gpu, self.where = record, gpu, where
 
     def __enter__(self) -> CheckRecord:
         return self.record
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if self.record.needs_gpu and not self.gpu:
-            self.record.status, self.record.message = NOT_GRADED, "not graded (no GPU)"
+        record = self.record
+        if record.needs_gpu and not self.gpu:
+            record.status, record.message = NOT_GRADED, "not graded (no GPU)"
             return kind is None or issubclass(kind, Exception)
         if exc is None:
             return False
-        if isinstance(exc, KernelGone):
-            self.record.status, self.record.message = FAILED, describe_error(exc)
-            return False  # nothing after this can run: let the cell stop
         if isinstance(exc, NoGPU):
-            self.record.status, self.record.message = NOT_GRADED, "not graded (no GPU)"
+            record.status, record.message = NOT_GRADED, "not graded (no GPU)"
             return True
-        if isinstance(exc, Exception):
-            self.record.status, self.record.message = FAILED, describe_error(exc)
+        if not isinstance(exc, Exception):
+            return False
+        record.hidden = record.hidden or _raised_in_hidden_part(exc, self.where.filename,
+                                                                self.where.hidden_lines)
+        record.status = FAILED
+        record.message, record.detail = explain(exc, hidden=record.hidden)
+        # Nothing after a dead kernel or a spent budget can run: let the cell stop.
+        return not isinstance(exc, KernelGone | KernelBudget)
+
+
+# Where in a test cell ------------------------------------------------------------------------
+
+
+def hidden_lines(code: str) -> frozenset[int]:
+    """Line numbers (1-based) of a test cell's hidden parts, markers included."""
+    out, inside = set(), False
+    for number, line in enumerate(code.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped == BEGIN_HIDDEN:
+            inside = True
+        if inside:
+            out.add(number)
+        if stripped == END_HIDDEN:
+            inside = False
+    return frozenset(out)
+
+
+def _in_hidden_part(frame: types.FrameType | None, filename: str, hidden: frozenset[int]) -> bool:
+    """Whether code running now was reached from a hidden line of the cell: a helper defined in
+    the visible part but called from the hidden part counts as hidden. Code reached from no line
+    of the cell counts as hidden too."""
+    seen = False
+    while frame is not None:
+        if frame.f_code.co_filename == filename:
+            seen = True
+            if frame.f_lineno in hidden:
+                return True
+        frame = frame.f_back
+    return not seen
+
+
+def _raised_in_hidden_part(exc: BaseException, filename: str, hidden: frozenset[int]) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename and tb.tb_lineno in hidden:
             return True
-        return False
+        tb = tb.tb_next
+    return False
 
 
-# Namespaces --------------------------------------------------------------------------------
+class CellOutput(io.TextIOBase):
+    """sys.stdout while a test cell runs: what it prints goes to its result, split by the part
+    (visible or hidden) that printed it, each capped."""
+
+    def __init__(self, filename: str, hidden: frozenset[int], limit: int = OUTPUT_CHARS):
+        self.filename, self.hidden, self.limit = filename, hidden, limit
+        self.parts: dict[bool, list[str]] = {False: [], True: []}
+        self.sizes = {False: 0, True: 0}
+        self.cut = {False: False, True: False}
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        part = _in_hidden_part(sys._getframe(1), self.filename, self.hidden)
+        room = self.limit - self.sizes[part]
+        if len(text) > room:
+            self.cut[part] = True
+        if room > 0:
+            self.parts[part].append(text[:room])
+            self.sizes[part] += min(len(text), room)
+        return len(text)
+
+    def text(self, hidden: bool) -> str:
+        out = "".join(self.parts[hidden])
+        return out + ("\n[… output cut]" if self.cut[hidden] else "")
 
 
-def compile_cell(code: str, filename: str) -> types.CodeType:
-    """Compile trusted cell code so tracebacks and inspect.getsource (scenarios) see it."""
+# Student names in a test cell -------------------------------------------------------------
+
+
+class StudentNames:
+    """`del name` and `name = value` of a student's name in a test cell act in the kernel too,
+    as they would in nbgrader where the test runs in the kernel: nbgrader's "does not use
+    `squares`" idiom deletes it, calls the function, and puts it back."""
+
+    def __init__(self, namespace: dict, link: KernelLink | None, names: frozenset[str]):
+        self.namespace, self.link, self.names = namespace, link, names
+
+    def delete(self, name: str) -> None:
+        if name not in self.namespace:
+            raise NameError(f"name {name!r} is not defined")
+        if self.link is not None:
+            self.link.delete_name(name)
+        del self.namespace[name]
+
+    def assigned(self, name: str) -> None:
+        if self.link is not None and name in self.namespace:
+            self.link.set_name(name, self.namespace[name])
+
+
+class _SyncStudentNames(ast.NodeTransformer):
+    """Rewrites the cell's own statements (not those of functions or classes it defines):
+    `del name` → `__autograder_names__.delete("name")`, and after `name = ...` a call to
+    `__autograder_names__.assigned("name")`, for the student's names only."""
+
+    def __init__(self, names: frozenset[str]):
+        self.names = names
+
+    def _call(self, method: str, name: str, where: ast.AST) -> ast.stmt:
+        call = ast.Expr(ast.Call(ast.Attribute(ast.Name(NAMES, ast.Load()), method, ast.Load()),
+                                 [ast.Constant(name)], []))
+        return ast.copy_location(call, where)
+
+    def _bound(self, target: ast.AST) -> list[str]:
+        if isinstance(target, ast.Name):
+            return [target.id] if target.id in self.names else []
+        if isinstance(target, ast.Tuple | ast.List):
+            return [n for elt in target.elts for n in self._bound(elt)]
+        if isinstance(target, ast.Starred):
+            return self._bound(target.value)
+        return []
+
+    def visit_FunctionDef(self, node: ast.AST) -> ast.AST:
+        return node
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
+
+    def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for target in node.targets:  # in order: `del a, b` deletes a, then b
+            if isinstance(target, ast.Name) and target.id in self.names:
+                out.append(self._call("delete", target.id, node))
+            else:
+                out.append(ast.copy_location(ast.Delete([target]), node))
+        return out
+
+    def _assignment(self, node: ast.stmt, targets: list[ast.AST]) -> list[ast.stmt]:
+        self.generic_visit(node)
+        names = [n for t in targets for n in self._bound(t)]
+        return [node] + [self._call("assigned", n, node) for n in dict.fromkeys(names)]
+
+    def visit_Assign(self, node: ast.Assign) -> list[ast.stmt]:
+        return self._assignment(node, node.targets)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> list[ast.stmt]:
+        return self._assignment(node, [node.target])
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> list[ast.stmt]:
+        return self._assignment(node, [node.target] if node.value is not None else [])
+
+
+def compile_cell(code: str, filename: str, *,
+                 student_names: frozenset[str] = frozenset()) -> types.CodeType:
+    """Compile trusted cell code so tracebacks and inspect.getsource (scenarios) see it; with
+    student_names, `del` and assignments of those names are rewritten (see StudentNames)."""
     lines = [line + "\n" for line in code.splitlines()]
     linecache.cache[filename] = (len(code), None, lines, filename)
-    return compile(code, filename, "exec")
+    tree = ast.parse(code, filename)
+    if student_names:
+        tree = ast.fix_missing_locations(_SyncStudentNames(student_names).visit(tree))
+    return compile(tree, filename, "exec")
 
 
-def run_in_judge(code: str, filename: str, namespace: dict) -> CellRun:
-    """Run one test cell's full source (visible + hidden) in the judge."""
-    run = namespace["__cellrun__"]
+def run_in_judge(code: str, filename: str, namespace: dict, *, run: CellRun,
+                 student_names: frozenset[str] = frozenset(),
+                 link: KernelLink | None = None) -> CellRun:
+    """Run one test cell's full source (visible + hidden) in the judge.
+
+    What it prints is kept in the run (visible and hidden parts apart), not on the grader's
+    stdout; `del` and assignments of the student's names reach the kernel.
+    """
+    hidden = hidden_lines(code)
+    output = CellOutput(filename, hidden)
+    namespace[NAMES] = StudentNames(namespace, link, student_names)
     try:
-        exec(compile_cell(code, filename), namespace)  # noqa: S102 - instructor's trusted tests
+        with contextlib.redirect_stdout(output):
+            exec(compile_cell(code, filename, student_names=student_names),  # noqa: S102
+                 namespace)  # the instructor's trusted tests
     except BaseException as exc:  # noqa: BLE001 - every failure of a test cell is a result
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        run.error = exc
-        run.message = describe_error(exc)
+        run.fail(exc, hidden=_raised_in_hidden_part(exc, filename, hidden))
+    run.output, run.hidden_output = output.text(False), output.text(True)
     return run
 
 
-def bind_student_names(namespace: dict, link: KernelLink, names: set[str]) -> None:
-    """Bind each student name: small plain data as its value, anything else as a proxy."""
+def bind_student_names(namespace: dict, link: KernelLink, names: set[str] | frozenset[str]) -> None:
+    """Bind each student name to its value in the kernel: plain data as a copy, anything else as
+    a handle to that very object (so `orig = f; del f` keeps `orig`); a missing name is unbound."""
     if not names:
         return
-    kinds = link.describe(sorted(names))
-    for name in names:
-        kind = kinds.get(name, "missing")
-        if kind == "missing":
+    for name, value in link.names(sorted(names)).items():
+        if value is MISSING:
             namespace.pop(name, None)
-        elif kind == "value":
-            with contextlib.suppress(StudentError, codec.CodecError):
-                namespace[name] = link.value(name)
-                continue
-            namespace[name] = KernelName(name, link)
         else:
-            namespace[name] = KernelName(name, link)
+            namespace[name] = value

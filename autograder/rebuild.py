@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import copy
 import difflib
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from .notebook import (
     normalise,
     read_team,
     split_hidden,
+    strip_magics,
 )
 from .results import Flag
 
@@ -37,7 +41,7 @@ EDITED_SIMILARITY = 0.6
 # ...looked for among this many cells at most: a real notebook has a few between two anchors,
 # and comparing texts pairwise must not let a notebook of 10,000 cells stall the grader.
 EDITED_CANDIDATES = 50
-# The judge's own helpers: a student cell that binds one must not shadow it with a proxy.
+# The judge's own helpers: never a name of the student's, whatever a cell binds.
 JUDGE_NAMES = frozenset({"check", "in_kernel", "reference", "kernel_used_gpu", "facts"})
 ANSWERS = (Role.ANSWER, Role.WRITTEN)
 
@@ -359,17 +363,59 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
                    placed=dict(m.owner))
 
 
-def answer_names(rebuilt: Rebuilt, source: NotebookNode) -> set[str]:
-    """Names the judge turns into proxies: those any answer or the pair's own code cells bind.
+def _imported(code: str) -> set[str]:
+    """Top-level names an answer cell binds by importing: modules stay the judge's own."""
+    try:
+        tree = ast.parse(strip_magics(code))
+    except SyntaxError:
+        return set()
+    return {(alias.asname or alias.name).split(".")[0] for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names}
 
-    Names an instructor cell binds (np, the data, helpers) stay the judge's own even where a
-    student cell rebinds them, and so do the judge's helpers.
-    """
-    src = cells_of(source)
-    taken = _instructor_names(src) | JUDGE_NAMES | {TEAM_NAME}
-    names = set().union(*(bound_names(c.source) for c in src
-                          if c.role in ANSWERS and c.cell_type == "code"))
-    for c in rebuilt.cells:
-        if c.cell_type == "code" and c.submission_index is not None and c.role is not Role.TEAM:
-            names |= bound_names(c.code) - taken
+
+def declared_names(meta: object, *, path: Path | str | None, cell: int | None) -> list[str]:
+    """The names an instructor declares in metadata `autograder.names` (a list of identifiers)."""
+    names = meta.get("autograder", {}).get("names", []) if isinstance(meta, dict) else []
+    where = "the notebook's" if cell is None else "the cell's"
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier()
+                                              for n in names):
+        raise AuthoringError(f"{where} metadata autograder.names is not a list of names",
+                             path=path, cell=cell,
+                             hint='write e.g. "autograder": {"names": ["phi", "Encoder"]}')
     return names
+
+
+def answer_names(source: NotebookNode, *, judge_names: Iterable[str] = (),
+                 path: Path | str | None = None) -> frozenset[str]:
+    """The names a test cell reaches in the student's kernel, decided by the source alone.
+
+    Those the source's answer cells define (def, class, assignment; not imports), plus those an
+    instructor declares in metadata `autograder.names` (the notebook's, or an answer cell's: a
+    student helper a test calls). Builtins, the judge's helpers, the team cell and `judge_names`
+    (what the setup cells bind in the judge: imports, data) never are: a student's cell that binds
+    `list`, `len` or `np` changes nothing in the judge, and a name only a student's own cell
+    defines is never reached.
+    """
+    reserved = set(dir(builtins)) | JUDGE_NAMES | {TEAM_NAME} | set(judge_names)
+    names: set[str] = set()
+    for c, raw in zip(cells_of(source), source.cells, strict=True):
+        if c.role in ANSWERS and c.cell_type == "code":
+            names |= (bound_names(c.source) - _imported(c.source)) - reserved
+        for name in declared_names(raw.get("metadata", {}), path=path, cell=c.number):
+            if c.role not in ANSWERS:
+                raise AuthoringError("autograder.names is declared on a cell that is not an "
+                                     "answer", path=path, cell=c.number,
+                                     hint="declare it on the answer cell or the notebook")
+            names.add(_declarable(name, reserved, path=path, cell=c.number))
+    for name in declared_names(source.get("metadata", {}), path=path, cell=None):
+        names.add(_declarable(name, reserved, path=path, cell=None))
+    return frozenset(names)
+
+
+def _declarable(name: str, reserved: set[str], *, path: Path | str | None,
+                cell: int | None) -> str:
+    if name in reserved:
+        raise AuthoringError(f"autograder.names declares {name!r}, a name the judge owns (a "
+                             "builtin, a helper or a setup cell's name)", path=path, cell=cell,
+                             hint="test cells always see the judge's own value of it; remove it")
+    return name

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from . import autotest
+from . import autotest, datafiles
 from .atomic import write_atomic
 from .authoring import check_total, validate_source
 from .config import Assignment, Course
@@ -205,23 +205,11 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
-def data_files(source_dir: Path, notebook: Path) -> list[Path]:
-    """Files next to the source notebook that students get too, relative to its folder.
-
-    The same list is what a grading kernel finds in its work dir. Sorted, so releases and
-    kernels see the files in one order.
-    """
-    out = []
-    for path in sorted(source_dir.rglob("*")):
-        rel = path.relative_to(source_dir)
-        if not path.is_file() or path == notebook or path.suffix == ".ipynb":
-            continue
-        if any(part.startswith((".", "_")) for part in rel.parts):
-            continue  # .ipynb_checkpoints, __pycache__, _hidden_data.npz: instructor-only
-        if rel == Path(autotest.TEMPLATES_FILE):
-            continue  # the instructor's autotest templates
-        out.append(rel)
-    return out
+def data_files(source_dir: Path) -> list[Path]:
+    """Files next to the source notebook that students get too, relative to its folder: the same
+    list a grading kernel finds in its work dir (datafiles.assignment_files). Sorted, so releases
+    and kernels see the files in one order."""
+    return [Path(rel) for rel in datafiles.assignment_files(source_dir)]
 
 
 def read_source(assignment: Assignment) -> nbformat.NotebookNode:
@@ -252,7 +240,7 @@ def planned_files(*, course: Course, assignment: str) -> dict[Path, bytes]:
     if expansion is not None:  # for grading: the hidden autotests too, never released
         files[autotest.stored_path(spec.notebook)] = expansion.stored()
     source_dir = spec.notebook.parent
-    for rel in data_files(source_dir, spec.notebook):
+    for rel in data_files(source_dir):
         content = (source_dir / rel).read_bytes()
         files[spec.release_path.parent / rel] = content
         files[spec.solution_path.parent / rel] = content

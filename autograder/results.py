@@ -34,8 +34,10 @@ class CheckResult:
     points: float
     max_points: float
     status: str  # passed | failed | not_graded
-    message: str = ""
+    message: str = ""  # for the student: a short reason, never a hidden test's values
     needs_gpu: bool = False
+    hidden: bool = False  # declared in the hidden part of its test cell
+    detail: str = ""  # for staff: the full technical reason (types, tracebacks)
 
 
 @dataclass
@@ -47,6 +49,9 @@ class QuestionResult:
     message: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     manual: bool = False  # written answer: points come from the gradebook's manual column
+    detail: str = ""  # for staff: the full technical reason of the message
+    output: str = ""  # what the visible part of the test cell printed (capped)
+    hidden_output: str = ""  # what its hidden part printed: staff only, never in feedback
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -18,6 +19,8 @@ from autograder import sandbox
 from autograder.config import load_course
 from autograder.engine import grade_submission
 from autograder.errors import CageError
+from autograder.feedback import hidden_test_lines, render
+from autograder.link import KernelLink
 from autograder.results import GRADED, MANUAL, NOT_ATTEMPTED, PASSED
 
 DATA = Path(__file__).parent / "data" / "engine"
@@ -46,8 +49,18 @@ def started_with(course, start):
                                                                   kernel_start=start))
 
 
-def grade(course, path, **kwargs):
-    return grade_submission(path, course=course, assignment="tiny", **kwargs)
+def grade(course, path, assignment="tiny", **kwargs):
+    return grade_submission(path, course=course, assignment=assignment, **kwargs)
+
+
+def student_text(result) -> str:
+    """What a student may read of a result: its feedback page, and every message and print."""
+    page = render(result, hidden=hidden_test_lines(DATA / "source" / result.assignment /
+                                                   f"{result.assignment}.ipynb"))
+    parts = [page, result.reason] + [f.message for f in result.flags]
+    for q in result.questions:
+        parts += [q.message, q.output] + [c.message for c in q.checks]
+    return "\n".join(parts)
 
 
 def test_solution_scores_full_marks_and_written_answer_is_manual(course):
@@ -112,7 +125,8 @@ def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook,
     assert all(q.points == 0 for q in result.questions)
     text = json.dumps(result.to_dict())
     assert SECRET not in text  # nothing of the grader's environment reached the kernel
-    assert "HIDDEN-EXPECTED" not in text and "SECRET_SCALE" not in text
+    shown = student_text(result)
+    assert "HIDDEN-EXPECTED" not in shown and "SECRET_SCALE" not in shown
     assert received == []  # no connection reached the host's loopback
     assert not pwned.exists()  # nothing from the kernel was unpickled in the judge
     assert not victim.exists()  # the grader followed no link the kernel planted
@@ -172,7 +186,7 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
         kernel.execute("import numpy as np\ndef total(x):\n    return float(np.asarray(x).sum())",
                        timeout=20)
         link = judge.KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
-        total = judge.KernelName("total", link)
+        total = link.names(["total"])["total"]
         assert total(np.arange(10.0)) == 45.0  # inline
         assert total(np.ones(10**6)) == 10**6  # through the shared folder
         assert not list(kernel.box.ipc_dir.glob("request-*"))
@@ -224,3 +238,63 @@ def test_a_cage_that_cannot_be_built_says_why():
     with pytest.raises(CageError, match="nvidia-absent"):
         kernel.start()
     kernel.close()
+
+
+# Shadowing: a student's cell that binds a builtin or a judge name changes nothing in the judge --
+
+SHADOWING = sorted(p for p in (DATA / "shadowing").glob("*.ipynb") if p.stem != "twin")
+
+
+@pytest.fixture(scope="module")
+def twin(course):
+    """The same wrong-on-hidden answers without any attack: 1 + 1 of 4 points."""
+    return grade(course, DATA / "shadowing" / "twin.ipynb")
+
+
+@pytest.mark.parametrize("notebook", SHADOWING, ids=[p.stem for p in SHADOWING])
+def test_shadowing_builtins_or_judge_names_scores_like_the_twin(course, twin, notebook,
+                                                                 monkeypatch):
+    sent = []
+    request = KernelLink.request
+
+    def recording(self, message, **kwargs):
+        sent.append((message["op"], message.get("names"), getattr(message.get("target"),
+                                                                   "_label", None)))
+        return request(self, message, **kwargs)
+
+    monkeypatch.setattr(KernelLink, "request", recording)
+    result = grade(course, notebook)
+    assert twin.points == 2.0
+    assert [(q.grade_id, q.points) for q in result.questions] == \
+        [(q.grade_id, q.points) for q in twin.questions]
+    # The judge asked the kernel for the assignment's names only, and called nothing else:
+    # the student's `abs`, `len`, `check`... never received the judge's values.
+    asked = {n for op, names, _ in sent if op == "names" for n in names}
+    assert asked == {"square", "mean_of"}
+    assert {label for op, _, label in sent if op == "call"} <= {"square", "mean_of"}
+
+
+# Hidden data: a failed hidden check says why in one line, never with the hidden values --------
+
+LEAKS = sorted((DATA / "leaks").glob("*.ipynb"))
+HIDDEN_VALUES = re.compile(r"-?\d+\.\d{4,}")  # numpy prints the expected array's values so
+
+
+@pytest.mark.parametrize("notebook", LEAKS, ids=[p.stem for p in LEAKS])
+def test_feedback_never_shows_hidden_values_or_scenario_source(course, notebook):
+    result = grade(course, notebook, assignment="leaky")
+    shown = student_text(result)
+    assert "918273" not in shown and "SECRET_SEED" not in shown  # the scenario's source
+    assert "HIDDEN-SCENARIO-SOURCE" not in shown and "HIDDEN-ERRMSG" not in shown
+    assert not HIDDEN_VALUES.findall(shown), HIDDEN_VALUES.findall(shown)[:5]
+    for q in result.questions:
+        for c in q.checks:
+            assert c.hidden and "\n" not in c.message and len(c.message) <= 200
+    if notebook.stem == "wrong_values":  # staff still get the full reason, values included
+        assert HIDDEN_VALUES.findall(result.questions[0].checks[0].detail)
+    # The attack scores what the same mistake without it scores.
+    points = [q.points for q in result.questions]
+    assert points == {"wrong_values": [0.0, 1.0], "twin_raises": [0.0, 1.0],
+                      "raise_scenario_source": [0.0, 1.0],
+                      "raise_scenario_source_repr": [0.0, 1.0],
+                      "raise_scenario_source_later": [2.0, 0.0]}[notebook.stem]

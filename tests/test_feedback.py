@@ -217,3 +217,34 @@ def test_grade_writes_feedback_beside_its_results_and_prunes_it(tmp_path, capsys
     assert main(args) == 3  # both are rejected: the batch ran, some not graded
     assert sorted(p.name for p in pages.iterdir()) == ["pair01.pdf.html"]
     assert "1 of submissions no longer there removed" in capsys.readouterr().out
+
+
+def test_hidden_checks_show_one_line_and_staff_fields_never_show():
+    numpy_failure = ("Not equal to tolerance rtol=1e-07, atol=0\nHIDDEN-ERRMSG\n"
+                     "Mismatched elements: 3 / 3 (100%)\n x: array([1.234567, 2.345678,\n"
+                     "       3.456789])\n y: array([9.876543, 8.765432,\n       7.654321])")
+    result = SubmissionResult(
+        assignment="hw", submission_id="s" * 5000, status="graded", team=["t" * 5000, "2"],
+        questions=[QuestionResult(
+            "q", 0.0, 2.0, "failed", message="x" * 5000, detail="STAFF-DETAIL " + numpy_failure,
+            output="printed by the visible part\n" + "o" * 10_000,
+            hidden_output="HIDDEN-OUTPUT",
+            checks=[CheckResult("hidden check", 0.0, 1.0, "failed", numpy_failure, hidden=True,
+                                detail="STAFF-DETAIL"),
+                    CheckResult("visible check", 0.0, 1.0, "failed",
+                                numpy_failure.replace("HIDDEN-ERRMSG", "visible words"))])])
+    page = render(result, hidden=set())
+    for secret in ("STAFF-DETAIL", "HIDDEN-OUTPUT", "HIDDEN-ERRMSG", "9.876", "1.234", "7.654"):
+        assert secret not in page
+    assert "Not equal to tolerance" in page and "printed by the visible part" in page
+    assert "visible words" in page  # a visible check keeps its text, not its values
+    # student-controlled text is capped wherever it is echoed
+    assert "s" * 101 not in page and "t" * 101 not in page and "x" * 801 not in page
+    assert "o" * 4001 not in page
+
+
+def test_wrapped_value_lines_are_cut_with_the_values():
+    text = ("Arrays are not equal\n x: array([0.111111, 0.222222, 0.333333,\n"
+            "        0.444444, 0.555555])\n y: array([1.])")
+    message = safe_message(text, set())
+    assert message.startswith("Arrays are not equal") and "0.444444" not in message

@@ -88,8 +88,8 @@ def test_only_the_extra_code_cell_is_added_after_the_answer_before_it(source):
     i, helper = free[0]
     assert rebuilt.cells[i - 1].grade_id == "q1_square"
     assert helper.code.startswith("def _our_helper") and helper.submission_index is not None
-    assert answer_names(rebuilt, source) == {"square", "SCALE", "scale", "mean_square",
-                                             "_our_helper"}
+    # The judge reaches the source's answer names only: the pair's helper stays in the kernel.
+    assert answer_names(source) == {"square", "SCALE", "scale", "mean_square"}
 
 
 def test_duplicated_answer_takes_the_last_copy_and_drops_the_other(source):
@@ -156,13 +156,14 @@ def test_student_cells_before_any_match_run_first(source):
     rebuilt = rebuild(source, sub)
     assert rebuilt.cells[0].role is Role.FREE and rebuilt.cells[0].submission_index == 1
     # Rebinding the judge's own names (setup imports, helpers) makes no proxy of them.
-    assert not {"np", "check"} & answer_names(rebuilt, source)
+    assert not {"np", "check"} & answer_names(source)
 
 
-def test_answer_names_include_the_students_own_definitions(source):
+def test_answer_names_come_from_the_source_never_from_the_pairs_cells(source):
     sub = submission("complete")
-    sub.cells[4].source += "\n\n\ndef cube(x):\n    return x ** 3"
-    assert "cube" in answer_names(rebuild(source, sub), source)
+    sub.cells[4].source += "\n\n\ndef cube(x):\n    return x ** 3\n\nlen = cube"
+    rebuild(source, sub)
+    assert not {"cube", "len"} & answer_names(source)
 
 
 def test_duplicate_grade_id_in_the_source_is_an_authoring_error(source):

@@ -66,6 +66,66 @@ def source() -> nbformat.NotebookNode:
     return nb
 
 
+# An assignment whose hidden test runs a scenario in the kernel and compares with hidden values:
+# what a failed check says must never carry those values, nor the scenario's source.
+SCALE = """def scale(x):
+    ### BEGIN SOLUTION
+    return 2 * np.asarray(x, dtype=float)
+    ### END SOLUTION"""
+TEST_SCALE = """assert np.allclose(scale(np.ones(2)), [2.0, 2.0]), "scale doubles"
+### BEGIN HIDDEN TESTS
+def scenario():
+    SECRET_SEED = 918273  # HIDDEN-SCENARIO-SOURCE
+    return scale(np.random.default_rng(SECRET_SEED).normal(size=60)).tolist()
+got = np.asarray(in_kernel(scenario))
+expected = 2 * np.random.default_rng(918273).normal(size=60)
+with check("scaled values match", points=1):
+    np.testing.assert_allclose(got, expected, err_msg="HIDDEN-ERRMSG")
+np.testing.assert_allclose(got, expected)
+### END HIDDEN TESTS"""
+SHIFT = """def shift(x):
+    ### BEGIN SOLUTION
+    return np.asarray(x, dtype=float) + 1
+    ### END SOLUTION"""
+TEST_SHIFT = 'assert np.allclose(shift(np.zeros(2)), [1.0, 1.0]), "shift adds one"'
+
+
+def leaky_source() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        new_code_cell('TEAM = ["<student id>", "<student id>"]', metadata={"autograder": {"team": True}}),
+        new_code_cell("import numpy as np", metadata=nbgrader_metadata("setup", locked=True)),
+        new_code_cell(SCALE, metadata=nbgrader_metadata("scale", solution=True)),
+        new_code_cell(TEST_SCALE, metadata=nbgrader_metadata("test_scale", grade=True, locked=True, points=2)),
+        new_code_cell(SHIFT, metadata=nbgrader_metadata("shift", solution=True)),
+        new_code_cell(TEST_SHIFT, metadata=nbgrader_metadata("test_shift", grade=True, locked=True, points=1)),
+    ]
+    return nb
+
+
+FIND_SOURCE = """import inspect
+STOLEN = []
+def _scenario_source():
+    for info in inspect.stack():
+        request = info.frame.f_locals.get('request')
+        if isinstance(request, dict) and 'source' in request:
+            return request['source']
+    return 'not found'
+"""
+LEAKS = {
+    # wrong on the hidden inputs: numpy prints the expected array, wrapped over many lines
+    "wrong_values": {"scale": "def scale(x):\n    x = np.asarray(x, dtype=float)\n    return 2 * x if len(x) < 5 else 3 * x"},
+    # the scenario's source (read from the agent's frame) raised back, as is and as one line
+    "raise_scenario_source": {"scale": FIND_SOURCE + "def scale(x):\n    x = np.asarray(x, dtype=float)\n    if len(x) < 5:\n        return 2 * x\n    raise ValueError(_scenario_source())"},
+    "raise_scenario_source_repr": {"scale": FIND_SOURCE + "def scale(x):\n    x = np.asarray(x, dtype=float)\n    if len(x) < 5:\n        return 2 * x\n    raise ValueError(repr(_scenario_source()))"},
+    # kept, then raised by a later answer cell as it runs
+    "raise_scenario_source_later": {"scale": FIND_SOURCE + "def scale(x):\n    x = np.asarray(x, dtype=float)\n    if len(x) >= 5:\n        STOLEN.append(_scenario_source())\n    return 2 * x",
+                                    "shift": "if STOLEN:\n    raise ValueError(repr(STOLEN[0]))\n\n\ndef shift(x):\n    return np.asarray(x, dtype=float) + 1"},
+    "twin_raises": {"scale": "def scale(x):\n    x = np.asarray(x, dtype=float)\n    if len(x) < 5:\n        return 2 * x\n    raise ValueError('no')"},
+}
+
+
 def strip_hidden(code: str) -> str:
     out, inside = [], False
     for line in code.splitlines():
@@ -79,9 +139,9 @@ def strip_hidden(code: str) -> str:
 
 
 def submission(answers: dict[str, str] | None = None, extra: list[str] = (), team=("21900101", "21900102"),
-               solved: bool = True) -> nbformat.NotebookNode:
+               solved: bool = True, of: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
     """The student's view (no hidden tests) with answers filled, replaced or left as the stub."""
-    nb = copy.deepcopy(source())
+    nb = copy.deepcopy(of or source())
     answers = answers or {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -184,6 +244,63 @@ except OSError as exc:
 }
 
 
+# Builtins and the judge's helpers shadowed by the student's cells. Each notebook answers both
+# questions wrongly in the hidden cases only (visible tests pass: 2 of 4 points); each shadowing
+# would turn a failed hidden check into a pass if the judge used the student's name. Each must
+# score exactly what its twin (the same answers, no attack) scores.
+# The answers use no builtin, so the shadowing changes nothing in the student's own functions.
+WRONG_ON_HIDDEN = {
+    "square": "def square(x):\n    x = np.asarray(x, dtype=np.float64)\n    return x ** 2 + (x.size >= 5)",
+    "mean": "def mean_of(values):\n    v = np.asarray(values, dtype=np.float64)\n    return np.float64(v.mean() if v.size < 100 else 0.0).item()",
+}
+SHADOWING = {
+    "builtins_in_free_cell": {"extra": ["""RECEIVED = []
+def abs(x, *rest):
+    RECEIVED.append(x)
+    return 0.0
+def isinstance(*args):
+    RECEIVED.append(args)
+    return True
+def len(x):
+    RECEIVED.append(x)
+    return 2
+def sum(*args, **kwargs):
+    RECEIVED.append(args)
+    return 0
+def list(*args):
+    RECEIVED.append(args)
+    return [1.0, 4.0]
+def print(*args, **kwargs):
+    RECEIVED.append(args)
+def range(*args):
+    RECEIVED.append(args)
+    return [0]
+float = lambda *a: 0.0"""]},
+    "judge_helper_names": {"extra": ["""import contextlib
+class reference:
+    square = staticmethod(lambda x: __import__('numpy').asarray(x, dtype=float) ** 2 + 1)
+    mean_of = staticmethod(lambda values: 0.0)
+def check(*args, **kwargs):
+    return contextlib.suppress(BaseException)
+def in_kernel(fn, *args, **kwargs):
+    return None
+def facts():
+    return {}
+def kernel_used_gpu():
+    return True
+__autograder_names__ = None"""]},
+    "setup_names_in_free_cell": {"extra": ["""import types
+import numpy as _numpy
+np = types.ModuleType("numpy")
+np.__dict__.update(vars(_numpy))
+np.allclose = lambda *a, **k: True
+np.testing = types.SimpleNamespace(assert_allclose=lambda *a, **k: None)
+SECRET_SCALE = 0.0"""]},
+    "answer_rebinds_builtins": {"answers": {
+        "mean": WRONG_ON_HIDDEN["mean"] + "\n\n\nabs = lambda x: 0.0\nisinstance = lambda *a: True\nlen = lambda x: 2\nfloat = object"}},
+}
+
+
 def write(nb: nbformat.NotebookNode, path: Path) -> None:
     for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes nothing
         cell["id"] = f"cell-{i}"
@@ -198,6 +315,14 @@ def main() -> None:
     for name, attack in HOSTILE.items():
         answers = {**STUB, **attack.get("answers", {})}
         write(submission(answers, attack.get("extra", [])), hostile / f"{name}.ipynb")
+    shadowing = HERE / "shadowing"
+    for name, attack in SHADOWING.items():
+        answers = {**WRONG_ON_HIDDEN, **attack.get("answers", {})}
+        write(submission(answers, attack.get("extra", [])), shadowing / f"{name}.ipynb")
+    write(submission(WRONG_ON_HIDDEN), shadowing / "twin.ipynb")
+    write(leaky_source(), HERE / "source" / "leaky" / "leaky.ipynb")
+    for name, answers in LEAKS.items():
+        write(submission(answers, of=leaky_source()), HERE / "leaks" / f"{name}.ipynb")
 
 
 if __name__ == "__main__":
