@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import secrets
 import stat
 import zipfile
@@ -37,8 +36,8 @@ from .notebook import Role, cells_of, read_notebook
 from .rebuild import rebuild
 from .results import NOT_ATTEMPTED, SubmissionResult
 from .roster import load_roster
-from .submissions import MAX_NOTEBOOK_MB
 from .titles import headings_above, question_titles
+from .uploads import MAX_FILE_MB, UploadRefused, read_upload
 
 WRITTEN, CODE, TASK = "written", "code", "task"
 # An answer's state, as the page shows it
@@ -222,34 +221,19 @@ def build_question(source: NotebookNode, grade_id: str, *, title: str, max_point
 def read_submitted(root: Path, relative: str) -> bytes:
     """The bytes of a submitted notebook, read as untrusted data: a regular file below `root`
     (no link on the way, no special file), size-capped; in a zip, a regular entry."""
-    limit = MAX_NOTEBOOK_MB * 1024 * 1024
+    limit = MAX_FILE_MB * 1024 * 1024
     parts = PurePosixPath(relative.replace("\\", "/")).parts if relative else ()
     if not parts or parts[0] == "/" or any(p in ("..", "") for p in parts):
         raise SubmissionError(f"the result names no usable file ({relative!r})")
     if Path(root).is_file() and zipfile.is_zipfile(root):
         return _read_zip_entry(Path(root), "/".join(parts), limit)
-    path = Path(root)
-    for part in parts:  # no symbolic link anywhere below the submissions folder
-        path = path / part
-        try:
-            if stat.S_ISLNK(os.lstat(path).st_mode):
-                raise SubmissionError("a symbolic link, not the submitted file", path=path)
-        except FileNotFoundError:
-            raise SubmissionError("no longer in the submissions folder", path=path) from None
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    path = Path(root).joinpath(*parts)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SubmissionError("not a regular file", path=path)
-        if info.st_size > limit:
-            raise SubmissionError(f"larger than {MAX_NOTEBOOK_MB} MB", path=path)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise SubmissionError(f"larger than {MAX_NOTEBOOK_MB} MB", path=path)
-    return data
+        return read_upload(path, under=Path(root)).data
+    except UploadRefused as exc:
+        raise SubmissionError(exc.reason, path=path, hint=exc.hint) from None
+    except FileNotFoundError:
+        raise SubmissionError("no longer in the submissions folder", path=path) from None
 
 
 def _read_zip_entry(archive: Path, name: str, limit: int) -> bytes:
@@ -263,14 +247,14 @@ def _read_zip_entry(archive: Path, name: str, limit: int) -> bytes:
             if info.is_dir() or kind not in (0, stat.S_IFREG):
                 raise SubmissionError("not a regular file", path=f"{archive}:{name}")
             if info.file_size > limit:
-                raise SubmissionError(f"larger than {MAX_NOTEBOOK_MB} MB",
+                raise SubmissionError(f"larger than {MAX_FILE_MB} MB",
                                       path=f"{archive}:{name}")
             with zf.open(info) as fh:
                 data = fh.read(limit + 1)
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise SubmissionError(f"cannot read the zip: {exc}", path=archive) from None
     if len(data) > limit:
-        raise SubmissionError(f"larger than {MAX_NOTEBOOK_MB} MB", path=f"{archive}:{name}")
+        raise SubmissionError(f"larger than {MAX_FILE_MB} MB", path=f"{archive}:{name}")
     return data
 
 

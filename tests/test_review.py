@@ -236,7 +236,7 @@ def test_submitted_files_are_read_as_data(tmp_path):
     with open(root / "p" / "big.ipynb", "wb") as fh:
         fh.truncate(51 * 1024 * 1024)  # sparse: costs no disk
     refused = {"p/link.ipynb": "symbolic link", "q/secret.ipynb": "symbolic link",
-               "p/fifo.ipynb": "not a regular file", "p/big.ipynb": "larger than 50 MB",
+               "p/fifo.ipynb": "named pipe", "p/big.ipynb": "larger than 50 MB",
                "../secret.ipynb": "no usable file", "/etc/passwd": "no usable file",
                "": "no usable file", "p/gone.ipynb": "no longer in the submissions folder"}
     for name, why in refused.items():
