@@ -309,10 +309,19 @@ def _run_grade_one(args: argparse.Namespace) -> int:
           + (f" ({result.reason})" if result.reason else "")
           + f", {result.points:g}/{result.max_points:g} points, {result.runtime_s:.1f} s, "
             f"sandbox {result.sandbox}, team {', '.join(result.team) or 'none'}")
+    # For the staff: the technical reason (`detail`) where it says more than the student's line,
+    # and what the test cells printed, hidden parts included.
     for q in result.questions:
         print(f"  {q.grade_id:<24} {q.points:>5g}/{q.max_points:<4g} {q.status:<14} {q.message}")
+        if q.detail and q.detail != q.message:
+            print("      detail: " + q.detail.rstrip().replace("\n", "\n        "))
         for c in q.checks:
             print(f"      {c.name}: {c.status} {c.points:g}/{c.max_points:g} {c.message}")
+            if c.detail and c.detail != c.message:
+                print("        detail: " + c.detail.rstrip().replace("\n", "\n          "))
+        for label, text in (("printed", q.output), ("printed (hidden part)", q.hidden_output)):
+            if text:
+                print(f"      {label}: " + text.rstrip().replace("\n", "\n        "))
     for flag in result.flags:
         print(f"  flag {flag.code}: {flag.message}")
     return EXIT_OK if result.status == "graded" else EXIT_FOUND

@@ -43,13 +43,13 @@ CELL_METADATA = ("nbgrader", "autograder", "deletable", "editable", "tags", "jup
 Step = Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
 
 
-def _nbgrader(name: str) -> Step:
-    """One nbgrader preprocessor with its default settings, as a step."""
+def _nbgrader(name: str, **options: object) -> Step:
+    """One nbgrader preprocessor with its default settings (or `options`), as a step."""
 
     def step(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         from nbgrader import preprocessors  # heavy import, only when releasing
 
-        preprocessor = getattr(preprocessors, name)()
+        preprocessor = getattr(preprocessors, name)(**options)
         try:
             nb, _ = preprocessor.preprocess(nb, {})
         except (RuntimeError, ValueError) as exc:  # validate_source catches most first
@@ -169,6 +169,10 @@ def release_steps(assignment: Assignment,
     return [
         expand_autotests(assignment, expansion),
         _nbgrader("ClearSolutions"),
+        # A mark scheme left once the solutions are gone sits in a task cell (removed here) or
+        # where nbgrader refuses one (outside a solution region of any other cell): the release
+        # stops rather than hand the rubric to the students.
+        _nbgrader("ClearMarkScheme"),
         _nbgrader("ClearHiddenTests"),
         _nbgrader("ClearOutput"),
         _nbgrader("LockCells"),
@@ -183,6 +187,8 @@ def solution_steps(assignment: Assignment,
                    expansion: autotest.Expansion | None = None) -> list[Step]:
     return [
         expand_autotests(assignment, expansion),
+        # The solutions are published; the rubric is the staff's (in answers too).
+        _nbgrader("ClearMarkScheme", enforce_metadata=False),
         _nbgrader("ClearHiddenTests"),
         _nbgrader("ClearOutput"),
         _nbgrader("ComputeChecksums"),

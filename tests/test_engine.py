@@ -298,3 +298,16 @@ def test_feedback_never_shows_hidden_values_or_scenario_source(course, notebook)
                       "raise_scenario_source": [0.0, 1.0],
                       "raise_scenario_source_repr": [0.0, 1.0],
                       "raise_scenario_source_later": [2.0, 0.0]}[notebook.stem]
+
+
+def test_grade_one_shows_the_staff_the_detail_the_student_does_not_see(capsys):
+    from autograder import cli
+
+    code = cli.main(["--course", str(DATA / "course.toml"), "grade-one",
+                     str(DATA / "leaks" / "wrong_values.ipynb"), "--assignment", "leaky"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    question = next(line for line in printed.splitlines() if line.startswith("  test_scale"))
+    # The student's line says what failed; the staff also read the compared values.
+    assert "Not equal to tolerance" in question and "DESIRED" not in question
+    assert "detail:" in printed and "DESIRED" in printed and "HIDDEN-ERRMSG" in printed

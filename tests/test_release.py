@@ -236,3 +236,47 @@ def test_notebook_points_must_be_a_positive_number(course, value):
     path.write_text(path.read_text() + f"notebook_points = {value}\n")
     with pytest.raises(ConfigError, match="notebook_points must be a positive number"):
         load_course(path)
+
+
+def _with_rubric(course, where: str):
+    """The demo's written answer (cell 9) with a mark scheme inside or outside its solution."""
+    path = course.assignment("demo").notebook
+    nb = nbformat.read(path, as_version=4)
+    scheme = "=== BEGIN MARK SCHEME ===\nRUBRIC-curvature: 1 point\n=== END MARK SCHEME ===\n"
+    cell = nb.cells[9]
+    if where == "inside":
+        cell.source = cell.source.replace("### END SOLUTION", scheme + "### END SOLUTION")
+    else:
+        cell.source = scheme + cell.source
+    nbformat.write(nb, path)
+
+
+def test_a_rubric_inside_the_solution_reaches_neither_students_nor_solutions(course):
+    _with_rubric(course, "inside")
+    release, solutions = released(course)
+    assert "RUBRIC-curvature" not in json.dumps(release)
+    assert "RUBRIC-curvature" not in json.dumps(solutions)
+    assert "MARK SCHEME" not in json.dumps(solutions)
+
+
+def test_a_rubric_outside_a_solution_stops_the_release(course):
+    # nbgrader's rule: outside a solution region, a mark scheme belongs in a task cell; anywhere
+    # else it would be handed to the students with the question.
+    _with_rubric(course, "outside")
+    with pytest.raises(AuthoringError, match="ClearMarkScheme"):
+        release_assignment(course=course, assignment="demo")
+    assert not course.assignment("demo").release_path.exists()
+
+
+def test_a_task_cells_rubric_is_removed_from_the_release(course):
+    path = course.assignment("demo").notebook
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "Plot the boundary.\n=== BEGIN MARK SCHEME ===\nRUBRIC-task\n=== END MARK SCHEME ===",
+        metadata={"nbgrader": {"task": True, "grade": False, "solution": False, "locked": True,
+                               "points": 1, "grade_id": "q4_task", "schema_version": 3}}))
+    nbformat.write(nb, path)
+    course.path.write_text(course.path.read_text().replace("points = 5", "points = 6"))
+    release, solutions = released(load_course(course.path))
+    assert "RUBRIC-task" not in json.dumps(release) and "RUBRIC-task" not in json.dumps(solutions)
+    assert "Plot the boundary." in json.dumps(release)

@@ -59,8 +59,9 @@ def source() -> nbformat.NotebookNode:
         new_code_cell(TEST_MEAN, metadata=nbgrader_metadata("test_mean", grade=True, locked=True, points=2)),
         new_markdown_cell("Why does the mean of normal values approach 0?",
                           metadata=nbgrader_metadata("why_header", locked=True)),
-        new_markdown_cell("=== BEGIN MARK SCHEME ===\nlaw of large numbers\n=== END MARK SCHEME ===\n"
-                          "### BEGIN SOLUTION\nLaw of large numbers.\n### END SOLUTION",
+        # The rubric inside the solution region: the release removes it with the solution.
+        new_markdown_cell("### BEGIN SOLUTION\nLaw of large numbers.\n=== BEGIN MARK SCHEME ===\n"
+                          "law of large numbers\n=== END MARK SCHEME ===\n### END SOLUTION",
                           metadata=nbgrader_metadata("why", solution=True, grade=True, points=1)),
     ]
     return nb
