@@ -374,7 +374,7 @@ def test_the_gradebook_shows_the_flags_and_changes_no_grade(report, course, tmp_
 def test_the_threshold_is_course_toml_s(tmp_path):
     assert _course(tmp_path / "a", "[similarity]\nthreshold = 0.9\n").similarity.threshold == 0.9
     for bad, words in (("threshold = 0", "above 0"), ("threshold = 1.5", "at most 1"),
-                       ('threshold = "high"', "should be a float"),
+                       ('threshold = "high"', "should be a number"),
                        ("limit = 0.3", "unknown key similarity.limit")):
         with pytest.raises(ConfigError, match=words):
             _course(tmp_path / bad.split()[0], f"[similarity]\n{bad}\n")
