@@ -340,6 +340,37 @@ def _derived(course: Course, assignment: str, folder: Path):
 
 
 Grader = Callable[..., SubmissionResult]
+Decider = Callable[[SubmissionResult, float, bool], ValidationRow]  # result, full, have_gpu
+
+
+def _write_generated(solution, folder: Path) -> list[tuple[Mutation, Path, str]]:
+    """One notebook per generated mutant: (the mutation, its file, the cell's diff)."""
+    out = []
+    for n, (mutation, index) in enumerate(generated_mutants(solution)):
+        nb = copy.deepcopy(solution)
+        original = nb.cells[index].source
+        nb.cells[index].source = mutation.apply(original)
+        path = folder / f"generated-{n:04d}.ipynb"
+        write_notebook(nb, path)
+        out.append((mutation, path, mutation.diff(original)))
+    return out
+
+
+def _deciders(mutants: list[MutantFile], variants: list[MutantFile],
+              generated: list[tuple[Mutation, Path, str]],
+              recorded: dict[str, Recorded]) -> dict[str, Decider]:
+    """Submission id → how its row is decided once the solution's score is known."""
+    out: dict[str, Decider] = {"stub": lambda r, full, gpu: verdict_stub(r)}
+    for m in mutants:
+        out[f"mutant-{m.name}"] = lambda r, full, gpu, m=m: verdict_mutant(
+            r, name=m.name, full=full, mistake=m.mistake, needs_gpu=m.needs_gpu, have_gpu=gpu)
+    for v in variants:
+        out[f"variant-{v.name}"] = lambda r, full, gpu, v=v: verdict_variant(
+            r, name=v.name, full=full, how=v.mistake)
+    for n, (mutation, _, diff) in enumerate(generated):
+        out[f"generated-{n:04d}"] = lambda r, full, gpu, m=mutation, d=diff: verdict_generated(
+            r, mutation=m, full=full, recorded=recorded.get(m.key), have_gpu=gpu, diff=d)
+    return out
 
 
 @dataclass(frozen=True)
@@ -419,10 +450,10 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
     if grader is None:
         from .engine import grade_submission as grader
     root = course.root / "tests" / "data"
-    mutants = find_mutants(mutants_dir or root / "mutants" / assignment) \
-        if (mutants_dir or root / "mutants" / assignment).is_dir() else []
-    variant_folder = variants_dir or root / "variants" / assignment
-    variants = find_mutants(variant_folder, "variant") if variant_folder.is_dir() else []
+    mutants_dir = mutants_dir or root / "mutants" / assignment
+    variants_dir = variants_dir or root / "variants" / assignment
+    mutants = find_mutants(mutants_dir) if mutants_dir.is_dir() else []
+    variants = find_mutants(variants_dir, "variant") if variants_dir.is_dir() else []
     report = ValidationReport(assignment)
 
     def add(row: ValidationRow) -> None:
@@ -434,34 +465,14 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
         folder = Path(tmp)
         source, solution_nb, solution, stub = _derived(course, assignment, folder)
         recorded = equivalents(source, course.assignment(assignment).notebook) if mutate else {}
-        generated: list[tuple[Mutation, Path, str]] = []
-        if mutate:
-            for n, (mutation, index) in enumerate(generated_mutants(solution_nb)):
-                nb = copy.deepcopy(solution_nb)
-                original = nb.cells[index].source
-                nb.cells[index].source = mutation.apply(original)
-                path = folder / f"generated-{n:04d}.ipynb"
-                write_notebook(nb, path)
-                generated.append((mutation, path, mutation.diff(original)))
+        generated = _write_generated(solution_nb, folder) if mutate else []
         jobs = ([_Job("solution", solution), _Job("stub", stub)]
                 + [_Job(f"mutant-{m.name}", m.path) for m in mutants]
                 + [_Job(f"variant-{v.name}", v.path) for v in variants]
                 + [_Job(f"generated-{n:04d}", path) for n, (_, path, _) in enumerate(generated)])
         report.workers = 1 if in_process else (workers or default_workers(course, len(jobs)))
         results: dict[str, SubmissionResult] = {}
-        deciders: dict[str, Callable[[SubmissionResult, float, bool], ValidationRow]] = {
-            "stub": lambda r, full, gpu: verdict_stub(r)}
-        for m in mutants:
-            deciders[f"mutant-{m.name}"] = lambda r, full, gpu, m=m: verdict_mutant(
-                r, name=m.name, full=full, mistake=m.mistake, needs_gpu=m.needs_gpu,
-                have_gpu=gpu)
-        for v in variants:
-            deciders[f"variant-{v.name}"] = lambda r, full, gpu, v=v: verdict_variant(
-                r, name=v.name, full=full, how=v.mistake)
-        for n, (mutation, _, diff) in enumerate(generated):
-            deciders[f"generated-{n:04d}"] = lambda r, full, gpu, m=mutation, d=diff: \
-                verdict_generated(r, mutation=m, full=full, recorded=recorded.get(m.key),
-                                  have_gpu=gpu, diff=d)
+        deciders = _deciders(mutants, variants, generated, recorded)
         decided: dict[str, ValidationRow] = {}
 
         def done(job: _Job, result: SubmissionResult) -> None:
@@ -485,7 +496,7 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
             runner.run(jobs, done)
             first = results["solution"]
             if not mutants and not mutate:
-                add(no_mutants_row(assignment, mutants_dir or root / "mutants" / assignment))
+                add(no_mutants_row(assignment, mutants_dir))
             keys = {mutation.key for mutation, _, _ in generated}
             for key in sorted(set(recorded) - keys):
                 add(ValidationRow(f"generated {key}", GENERATED, None, "-", MISS,
