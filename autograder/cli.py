@@ -99,8 +99,14 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
                                          "exit 1 on a miss", (
         "Test the tests: grade the solution (must score full marks), the released stub (must "
         "score 0) and every mutant in tests/data/mutants/HW/ (each must lose points), then the "
-        "solution again. Exit 1 on any miss."), run=_run_validate)
+        "solution again, and every correct variant in tests/data/variants/HW/ (each must score "
+        "full). Exit 1 on any miss."), run=_run_validate)
     _hw(validate, "+", "assignments to validate")
+    validate.add_argument("--mutate", action="store_true",
+                          help="also grade the mutants generated from the solution's answer "
+                               "cells; print the survivors with their diff")
+    validate.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="gradings at once (default: from cores and memory)")
     _sandbox_option(validate)
 
 
@@ -275,20 +281,35 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from .validate import render_table, validate_assignment
+    from .kills import render_matrix
+    from .validate import render_survivors, render_table, validate_assignment
 
     course = _course(args)
     reports = []
     for name in args.assignments:
         course.assignment(name)  # an unknown name fails before any grading starts
+    if args.workers is not None and args.workers < 1:
+        raise AutograderError(f"--workers {args.workers}: give at least 1")
     for name in args.assignments:
         def progress(row, name=name):
-            print(f"{name}: {row.submission}: {row.verdict}", file=sys.stderr, flush=True)
+            if row.kind != "generated" or row.verdict != "ok":
+                print(f"{name}: {row.submission}: {row.verdict}", file=sys.stderr, flush=True)
 
-        reports.append(validate_assignment(course=course, assignment=name,
-                                           require_sandbox=not args.no_require_sandbox,
-                                           on_row=progress))
+        report = validate_assignment(course=course, assignment=name, mutate=args.mutate,
+                                     require_sandbox=not args.no_require_sandbox,
+                                     workers=args.workers, on_row=progress)
+        reports.append(report)
+        print(f"{name}: validated in {report.seconds:.0f} s with {report.workers} worker(s)",
+              file=sys.stderr, flush=True)
     print(render_table(reports))
+    for report in reports:
+        if report.matrix is not None and report.matrix.rows:
+            print(f"\n{report.assignment}: mutant x check matrix\n{render_matrix(report.matrix)}")
+        survivors = render_survivors(report)
+        if survivors:
+            print(f"\n{report.assignment}: mutants the tests miss (kill each with a check, or "
+                  "record it as equivalent in the source notebook's metadata "
+                  f"autograder.equivalent_mutants)\n{survivors}")
     misses = sum(len(r.misses) for r in reports)
     if misses:
         print(f"{misses} miss{'es' if misses > 1 else ''}", file=sys.stderr)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -11,24 +13,35 @@ import pytest
 from autograder import cli
 from autograder.config import load_course
 from autograder.errors import AuthoringError
+from autograder.kills import kill_matrix, render_matrix
+from autograder.mutate import Mutation
 from autograder.results import CheckResult, QuestionResult, SubmissionResult
 from autograder.validate import (
+    EQUIVALENT,
+    GENERATED,
     MISS,
     OK,
     SKIPPED,
+    Recorded,
     ValidationReport,
     ValidationRow,
+    equivalents,
     gradable_points,
+    render_survivors,
     render_table,
     validate_assignment,
+    verdict_generated,
     verdict_mutant,
     verdict_rerun,
     verdict_solution,
     verdict_stub,
+    verdict_variant,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "tests" / "data" / "mutants"
+VARIANTS = ROOT / "tests" / "data" / "variants"
+HOMEWORKS = ["hw1_features", "hw2_mlp", "hw3_training"]
 
 
 def result(points_by_question: dict[str, float], *, status: str = "graded",
@@ -51,6 +64,7 @@ def result(points_by_question: dict[str, float], *, status: str = "graded",
 
 
 FULL_ON_CPU = {"q1": 8, "q2": 5, "q3": 4}  # 17: the GPU check and the written answer do not count
+MUTATION = Mutation("fit", "compare", 3, "if val_loss < best_loss:", 40, 41, "<", "<=")
 
 
 def test_gradable_points_leave_out_written_answers_and_gpu_checks_not_graded():
@@ -67,6 +81,31 @@ def test_solution_with_every_gradable_point_is_ok_and_says_gpu_checks_were_skipp
 def test_solution_losing_points_is_a_miss_that_names_the_question():
     row = verdict_solution(result({"q1": 8, "q2": 5, "q3": 3.5}, gpu_check="not_graded"))
     assert row.verdict == MISS and "q3 3.5/4" in row.message
+
+
+def test_solution_losing_a_check_names_the_check_and_what_it_said():
+    lost = result({"q1": 8, "q2": 3, "q3": 4}, gpu_check="not_graded")
+    lost.questions[1].checks[0] = CheckResult("values", 3, 5, "failed",
+                                              "AssertionError: rtol=1e-07 mismatch 2/7")
+    row = verdict_solution(lost)
+    assert row.verdict == MISS
+    assert "values: AssertionError: rtol=1e-07 mismatch 2/7" in row.message
+
+
+def test_a_miss_always_says_why():
+    """Check points worth more than their cell (an authoring slip): the total exceeds what the
+    questions allow, and the row still explains itself."""
+    over = result(FULL_ON_CPU, gpu_check="not_graded")
+    over.questions[2].points = 5  # 5 of 4
+    over.points = 18
+    rows = [verdict_solution(over), verdict_stub(result({"q1": 1})),
+            verdict_variant(over, name="v", full=17), verdict_rerun(over, first=17),
+            verdict_mutant(result(FULL_ON_CPU), name="m", full=17),
+            verdict_solution(result({}, status="error")),
+            verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17)]
+    for row in rows:
+        assert row.verdict == MISS and row.message.strip(), row
+    assert "q3 gives 5 of 4 points" in rows[0].message
 
 
 def test_solution_that_was_not_graded_is_a_miss_with_the_reason():
@@ -102,6 +141,48 @@ def test_mutant_that_breaks_the_grader_is_a_miss():
     assert row.verdict == MISS and "error" in row.message
 
 
+def test_variant_must_score_exactly_the_solution():
+    assert verdict_variant(result(FULL_ON_CPU), name="loops", full=17, how="loops").verdict == OK
+    row = verdict_variant(result({"q1": 8, "q2": 5, "q3": 3}), name="tanh", full=17,
+                          how="sigmoid from tanh")
+    assert row.verdict == MISS and "a correct answer loses points (sigmoid from tanh)" in row.message
+    assert "q3 3/4" in row.message
+
+
+def test_generated_mutant_verdicts():
+    full = 17
+    caught = verdict_generated(result({"q1": 4, "q2": 5, "q3": 4}), mutation=MUTATION, full=full)
+    assert caught.verdict == OK
+    survivor = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=full, diff="-a\n+b")
+    assert survivor.verdict == MISS and "survives" in survivor.message and survivor.diff == "-a\n+b"
+    same = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=full,
+                             recorded=Recorded("ties never happen"))
+    assert same.verdict == EQUIVALENT and same.ok and same.message == "ties never happen"
+    wrong_record = verdict_generated(result({"q1": 4, "q2": 5, "q3": 4}), mutation=MUTATION,
+                                     full=full, recorded=Recorded("ties never happen"))
+    assert wrong_record.verdict == MISS and "recorded as equivalent" in wrong_record.message
+
+
+def test_a_generated_mutant_only_a_gpu_shows_is_skipped_on_a_cpu_and_required_on_a_gpu():
+    gpu_only = Recorded("the batches stay on the CPU", needs_gpu=True)
+    cpu = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17, recorded=gpu_only)
+    assert cpu.verdict == SKIPPED and cpu.ok and "only a GPU grading" in cpu.message
+    gpu = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17, recorded=gpu_only,
+                            have_gpu=True)
+    assert gpu.verdict == MISS and "survives on a GPU" in gpu.message
+    caught = verdict_generated(result({"q1": 1}), mutation=MUTATION, full=17, recorded=gpu_only,
+                               have_gpu=True)
+    assert caught.verdict == OK
+    assert caught.submission == f"generated {MUTATION.key}"
+
+
+def test_a_mutant_stopped_by_the_time_limit_with_fewer_points_is_caught():
+    slow = result({"q1": 8, "q2": 0, "q3": 0}, status="timeout")
+    slow.questions = result({"q1": 8}).questions
+    slow.points = 8
+    assert verdict_mutant(slow, name="slow", full=17).verdict == OK
+
+
 def test_rerun_must_give_the_same_score():
     assert verdict_rerun(result(FULL_ON_CPU), first=17).verdict == OK
     assert verdict_rerun(result({"q1": 8, "q2": 5, "q3": 3}), first=17).verdict == MISS
@@ -123,24 +204,65 @@ def test_report_is_ok_only_without_misses_and_the_table_shows_every_row():
     assert ValidationReport("hw").ok is False  # nothing validated is not a success
 
 
+def test_kill_matrix_marks_failed_checks_and_cells_that_stopped():
+    solution = result(FULL_ON_CPU, gpu_check="not_graded")
+    check_failed = result({"q1": 8, "q2": 0, "q3": 4}, gpu_check="not_graded")
+    check_failed.questions[1].checks[0].status = "failed"
+    stopped = result({"q1": 8, "q2": 0, "q3": 4}, gpu_check="not_graded")
+    stopped.questions[1].checks = []  # a visible assert failed before the check ran
+    cell_lost = result({"q1": 0, "q2": 5, "q3": 4}, gpu_check="not_graded")
+    matrix = kill_matrix(solution, [("m1", check_failed), ("m2", stopped), ("m3", cell_lost),
+                                    ("m4", result(FULL_ON_CPU, gpu_check="not_graded"))])
+    assert matrix.checks == ["q1: visible asserts, code outside checks", "q2: values",
+                             "q2: visible asserts, code outside checks",
+                             "q3: visible asserts, code outside checks"]
+    assert [sorted(marks) for _, marks in matrix.rows] == [[1], [2], [0], []]
+    assert matrix.idle == ["q3: visible asserts, code outside checks"]
+    text = render_matrix(matrix)
+    assert "m1  .x.." in text and "m4  ...." in text
+    assert "checks that catch no mutant: q3: visible asserts, code outside checks" in text
+
+
+def test_equivalent_records_need_a_key_and_a_reason():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["autograder"] = {"equivalent_mutants": [
+        {"mutant": "k", "reason": " same "}, {"mutant": "g", "reason": "CPU", "needs_gpu": True}]}
+    assert equivalents(nb) == {"k": Recorded("same"), "g": Recorded("CPU", needs_gpu=True)}
+    nb.metadata["autograder"]["equivalent_mutants"].append({"mutant": "j", "reason": ""})
+    with pytest.raises(AuthoringError, match=r"equivalent_mutants\[2\] needs a mutant key and a reason"):
+        equivalents(nb)
+
+
+def test_the_release_never_carries_the_equivalent_mutants():
+    """They quote solution lines: the students' notebook (and the solutions) must not hold them."""
+    for hw in HOMEWORKS:
+        source = nbformat.read(ROOT / "source" / hw / f"{hw}.ipynb", as_version=4)
+        assert source.metadata["autograder"]["equivalent_mutants"], hw
+        for folder in ("release", "solutions"):
+            text = (ROOT / folder / hw / f"{hw}.ipynb").read_text(encoding="utf-8")
+            assert "equivalent_mutants" not in text, f"{folder}/{hw}"
+
+
 # validate_assignment with a stand-in grader: the order and the files graded --------------------
 
 
-def fake_mutants(folder: Path, names_and_gpu: list[tuple[str, bool]]) -> None:
+def fake_mutants(folder: Path, names_and_gpu: list[tuple[str, bool]], key: str = "mutant") -> None:
     folder.mkdir(parents=True)
     for name, needs_gpu in names_and_gpu:
         nb = nbformat.v4.new_notebook()
-        nb.metadata["autograder"] = {"mutant": {"name": name, "mistake": f"{name} mistake",
-                                                "needs_gpu": needs_gpu}}
+        nb.metadata["autograder"] = {key: {"name": name, "mistake": f"{name} mistake",
+                                           "how": f"{name} way", "needs_gpu": needs_gpu}}
         (folder / f"{name}.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
 
 
-def test_validate_grades_solution_stub_mutants_then_solution_again(tmp_path):
+def test_validate_grades_solution_stub_mutants_variants_then_solution_again(tmp_path):
     course = load_course(ROOT / "course.toml")
     fake_mutants(tmp_path / "m", [("caught", False), ("gpu_only", True), ("missed", False)])
+    fake_mutants(tmp_path / "v", [("loops", False), ("strict", False)], key="variant")
     calls = []
     scores = {"solution": FULL_ON_CPU, "stub": {}, "mutant-caught": {"q1": 4, "q2": 5, "q3": 4},
-              "mutant-gpu_only": FULL_ON_CPU, "mutant-missed": FULL_ON_CPU}
+              "mutant-gpu_only": FULL_ON_CPU, "mutant-missed": FULL_ON_CPU,
+              "variant-loops": FULL_ON_CPU, "variant-strict": {"q1": 8, "q2": 5, "q3": 2}}
 
     def grader(path, *, course, assignment, submission_id, require_sandbox):
         calls.append((submission_id, Path(path).name, require_sandbox))
@@ -151,19 +273,37 @@ def test_validate_grades_solution_stub_mutants_then_solution_again(tmp_path):
 
     seen = []
     report = validate_assignment(course=course, assignment="hw1_features", require_sandbox=False,
-                                 mutants_dir=tmp_path / "m", grader=grader, on_row=seen.append)
+                                 mutants_dir=tmp_path / "m", variants_dir=tmp_path / "v",
+                                 grader=grader, on_row=seen.append)
     assert [c[0] for c in calls] == ["solution", "stub", "mutant-caught", "mutant-gpu_only",
-                                     "mutant-missed", "solution"]
+                                     "mutant-missed", "variant-loops", "variant-strict",
+                                     "solution"]
     assert all(c[2] is False for c in calls)
-    assert [r.verdict for r in report.rows] == [OK, OK, OK, SKIPPED, MISS, OK]
-    assert seen == report.rows and report.full == 17 and not report.ok
+    assert [r.verdict for r in report.rows] == [OK, OK, OK, SKIPPED, MISS, OK, MISS, OK]
+    assert sorted(map(id, seen)) == sorted(map(id, report.rows)) and report.full == 17
+    assert not report.ok and report.workers == 1
+    assert "q3 2/4" in report.rows[6].message
+    assert report.matrix is not None and [label for label, _ in report.matrix.rows] == [
+        "mutant caught", "mutant gpu_only", "mutant missed"]
 
 
-def test_validate_without_mutants_is_an_authoring_error(tmp_path):
+def test_validate_without_mutants_says_how_to_add_some(tmp_path):
     course = load_course(ROOT / "course.toml")
-    with pytest.raises(AuthoringError, match="no mutants"):
-        validate_assignment(course=course, assignment="hw1_features", mutants_dir=tmp_path,
-                            grader=lambda *a, **k: pytest.fail("nothing should be graded"))
+    report = validate_assignment(
+        course=course, assignment="hw1_features", mutants_dir=tmp_path / "none",
+        variants_dir=tmp_path / "none",
+        grader=lambda path, **k: result({} if k["submission_id"] == "stub" else FULL_ON_CPU))
+    row = next(r for r in report.rows if r.kind == "mutants")
+    assert row.verdict == MISS and not report.ok
+    assert "make_mutants.py" in row.message and 'MUTANTS["hw1_features"]' in row.message
+    assert "--mutate" in row.message
+
+
+def test_make_mutants_for_a_homework_without_a_list_says_what_to_write():
+    run = subprocess.run([sys.executable, str(MUTANTS / "make_mutants.py"), "hw9"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "no mutants are listed for 'hw9'" in run.stderr and "Mutant(" in run.stderr
 
 
 # the CLI: parses, calls, prints, exit code ------------------------------------------------------
@@ -172,7 +312,10 @@ def test_validate_without_mutants_is_an_authoring_error(tmp_path):
 def test_cli_validate_prints_the_table_and_fails_on_a_miss(monkeypatch, capsys):
     import autograder.validate as validate
 
-    def fake(*, course, assignment, require_sandbox, on_row):
+    passed = []
+
+    def fake(*, course, assignment, require_sandbox, on_row, mutate, workers):
+        passed.append((mutate, workers))
         verdict = MISS if assignment == "hw2_mlp" else OK
         row = ValidationRow("solution", "solution", 18, "18", verdict)
         on_row(row)
@@ -182,9 +325,35 @@ def test_cli_validate_prints_the_table_and_fails_on_a_miss(monkeypatch, capsys):
     course = str(ROOT / "course.toml")
     assert cli.main(["--course", course, "validate", "hw1_features", "--no-require-sandbox"]) == 0
     assert "hw1_features  solution" in capsys.readouterr().out
-    assert cli.main(["--course", course, "validate", "hw1_features", "hw2_mlp"]) == 1
+    assert cli.main(["--course", course, "validate", "hw1_features", "hw2_mlp", "--mutate",
+                     "--workers", "3"]) == 1
     out = capsys.readouterr()
     assert "MISS" in out.out and "1 miss" in out.err
+    assert passed == [(False, None), (True, 3), (True, 3)]
+    assert cli.main(["--course", course, "validate", "hw1_features", "--workers", "0"]) == 2
+
+
+def test_cli_validate_prints_survivors_with_their_diff_and_the_matrix(monkeypatch, capsys):
+    import autograder.validate as validate
+
+    def fake(*, course, assignment, on_row, **kwargs):
+        rows = [ValidationRow("solution", "solution", 17, "17", OK),
+                verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17,
+                                  diff="-        if val_loss < best_loss:\n"
+                                       "+        if val_loss <= best_loss:"),
+                verdict_generated(result({"q1": 1}), mutation=MUTATION, full=17)]
+        report = ValidationReport(assignment, rows)
+        report.matrix = kill_matrix(result(FULL_ON_CPU), [("g0000 fit", result({"q1": 1}))])
+        return report
+
+    monkeypatch.setattr(validate, "validate_assignment", fake)
+    assert cli.main(["--course", str(ROOT / "course.toml"), "validate", "hw3_training",
+                     "--mutate"]) == 1
+    out = capsys.readouterr().out
+    assert "generated mutants: 2" in out and "1 caught, 0 recorded as equivalent, 1 missed" in out
+    assert f"key: {MUTATION.key}" in out and "+        if val_loss <= best_loss:" in out
+    assert "mutant x check matrix" in out and "g0000 fit  x" in out
+    assert render_survivors(ValidationReport("hw", [])) == ""
 
 
 def test_cli_validate_unknown_homework_fails_before_grading(capsys):
@@ -196,25 +365,45 @@ def test_cli_validate_unknown_homework_fails_before_grading(capsys):
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("assignment", ["hw1_features", "hw2_mlp"])
+@pytest.mark.parametrize("assignment", HOMEWORKS)
 def test_homework_validates_with_the_real_grader(assignment):
-    """Solution full, stub 0, every mutant loses points, solution stable (a few minutes)."""
+    """Solution full, stub 0, every hand-written mutant loses points, every correct variant
+    scores full, the solution stable (minutes: gradings in two workers)."""
     course = load_course(ROOT / "course.toml")
-    report = validate_assignment(course=course, assignment=assignment, require_sandbox=False)
+    report = validate_assignment(course=course, assignment=assignment, require_sandbox=False,
+                                 workers=2)
     assert report.ok, "\n" + render_table([report])
-    assert sum(row.kind == "mutant" for row in report.rows) >= 8
+    assert report.count("mutant") >= 20 and report.count("variant") >= 6
+    assert report.count("variant", OK) == report.count("variant")
 
 
 @pytest.mark.kernel
-def test_hw3_validates_on_a_sample_of_its_mutants(tmp_path):
-    """hw3's full validation takes minutes: the solution, the stub and three CPU mutants here;
-    `autograder validate hw3_training` runs them all."""
-    sample = ["best_weights_not_copied", "no_eval_mode", "unseeded_split"]
-    (tmp_path / "m").mkdir()
-    for name in sample:
-        shutil.copy(MUTANTS / "hw3_training" / f"{name}.ipynb", tmp_path / "m")
-    course = load_course(ROOT / "course.toml")
-    report = validate_assignment(course=course, assignment="hw3_training", require_sandbox=False,
-                                 mutants_dir=tmp_path / "m")
+def test_mutate_grades_generated_mutants_for_real(tmp_path):
+    """`validate --mutate` on a small assignment: eight generated mutants graded in the real
+    grader; six caught, the two recorded as equivalent reported so. Then, without one record and
+    with a stale one: the survivor is a miss with its diff, the stale record a miss too."""
+    small = ROOT / "tests" / "data" / "validate"
+    course = load_course(small / "course.toml")
+    report = validate_assignment(course=course, assignment="small", require_sandbox=False,
+                                 mutate=True, workers=2)
     assert report.ok, "\n" + render_table([report])
-    assert [row.verdict for row in report.rows] == [OK] * (len(sample) + 3)
+    assert (report.count(GENERATED), report.count(GENERATED, OK),
+            report.count(GENERATED, EQUIVALENT)) == (8, 6, 2)
+    assert report.matrix is not None and len(report.matrix.rows) == 8
+    assert report.matrix.idle == ["test_rescale: values for another factor"]
+
+    shutil.copytree(small, tmp_path / "course")
+    path = tmp_path / "course" / "source" / "small" / "small.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    records = nb.metadata["autograder"]["equivalent_mutants"]
+    survivor = records.pop(1)["mutant"]
+    records.append({"mutant": "count: gone :: a -> b", "reason": "a line since deleted"})
+    nbformat.write(nb, path)
+    report = validate_assignment(course=load_course(tmp_path / "course" / "course.toml"),
+                                 assignment="small", require_sandbox=False, mutate=True, workers=2)
+    misses = {row.submission: row for row in report.misses}
+    assert set(misses) == {f"generated {survivor}", "generated count: gone :: a -> b"}
+    assert "-    return int(np.sum(np.asarray(values) > 0))" in misses[f"generated {survivor}"].diff
+    assert "+    return np.sum(np.asarray(values) > 0)" in misses[f"generated {survivor}"].diff
+    assert "no such mutant is generated any more" in misses["generated count: gone :: a -> b"].message
+    assert survivor in render_survivors(report)
