@@ -15,19 +15,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
-from .errors import AuthoringError, AutograderError, KernelError, SandboxUnavailable
+from .errors import (
+    AuthoringError,
+    AutograderError,
+    GpuUnavailable,
+    JudgeError,
+    KernelError,
+    SandboxUnavailable,
+)
 
 # Exit statuses, the same for every command.
 EXIT_OK = 0
 EXIT_FOUND = 1  # the command ran and found something wrong: failing tests, a miss, not graded
 EXIT_INPUT = 2  # a file or an argument must be fixed (argparse's usage errors too)
 EXIT_NOT_GRADED = 3  # grade: the batch ran to its end, but some submissions are not graded
-EXIT_MACHINE = 4  # this machine cannot do it: a package, a kernel, the sandbox is missing
+EXIT_MACHINE = 4  # this machine cannot do it: a package, a kernel, the sandbox, a GPU is missing
 EXIT_INTERRUPTED = 130
 EPILOG = ("exit status: 0 done; 1 done, and something failed (tests, validation); "
           "2 a file or an argument is wrong; 3 (grade) the batch ran to its end but some "
           "submissions are not graded (named in the summary); 4 this machine lacks what the "
-          "command needs (a package, a kernel, the sandbox); 130 interrupted.")
+          "command needs (a package, a kernel, the sandbox, a GPU the course requires); "
+          "130 interrupted.")
 DEFAULT_COURSE = Path("course.toml")
 GRADER_PYTHON = (3, 11)
 # Import name → what to install, for a command that finds a package missing.
@@ -297,7 +305,7 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _run_grade_one(args: argparse.Namespace) -> int:
     from .engine import grade_submission
-    from .results import write_result
+    from .results import SubmissionStatus, write_result
 
     course = _course(args)
     _check_source(course, args.assignment)
@@ -315,7 +323,7 @@ def _run_grade_one(args: argparse.Namespace) -> int:
             print(f"      {c.name}: {c.status} {c.points:g}/{c.max_points:g} {c.message}")
     for flag in result.flags:
         print(f"  flag {flag.code}: {flag.message}")
-    return EXIT_OK if result.status == "graded" else EXIT_FOUND
+    return EXIT_OK if result.status == SubmissionStatus.GRADED else EXIT_FOUND
 
 
 def _run_grade(args: argparse.Namespace) -> int:
@@ -515,13 +523,14 @@ class _progress:
 
     def __call__(self, event) -> None:
         from .batch import shorten
+        from .results import SubmissionStatus
 
         if event.result is None:
             self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
                       f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
         else:
             r = event.result
-            what = (f" {r.points:g}/{r.max_points:g}" if r.status == "graded"
+            what = (f" {r.points:g}/{r.max_points:g}" if r.status == SubmissionStatus.GRADED
                     else f": {shorten(r.reason, 100)}" if r.reason else "")
             late = next((f.message for f in r.flags if f.code == "late"), "")
             self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
@@ -574,9 +583,11 @@ def exit_code_for(exc: BaseException, command: str) -> tuple[int, str] | None:
     its traceback. The one place that maps error families to what the user reads."""
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "autograder: interrupted"
+    if isinstance(exc, JudgeError):
+        return None  # a test cell's, turned into its result by the judge: here, a grader bug
     if isinstance(exc, AuthoringError):
         return EXIT_INPUT, f"autograder: error in the instructor's source notebook: {exc}"
-    if isinstance(exc, (KernelError, SandboxUnavailable)):
+    if isinstance(exc, (KernelError, SandboxUnavailable, GpuUnavailable)):
         return EXIT_MACHINE, f"autograder: cannot {command} on this machine: {exc}"
     if isinstance(exc, AutograderError):
         return EXIT_INPUT, f"autograder: error: {exc}"

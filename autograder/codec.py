@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import CodecError, NotComparable
+
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000  # containers, all levels together
 MAX_MRO = 32  # classes of a kernel object's type looked at
@@ -31,21 +33,6 @@ TENSOR_DTYPES = {
     "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
     "bool", "complex64", "complex128",
 }
-
-
-class CodecError(ValueError):
-    """The kernel sent something that is not plain data of the accepted kinds."""
-
-
-class NotComparable(TypeError):
-    """A test compared, hashed or truth-tested a kernel object: the test must ask for data."""
-
-    def __init__(self, type_name: str):
-        self.type_name = type_name
-        super().__init__(
-            f"a {type_name} from the student's kernel cannot be compared, hashed or used as a "
-            "truth value in the judge; the test must ask for plain data (numbers, arrays, "
-            "tensors)")
 
 
 # Classes the kernel names --------------------------------------------------------------------

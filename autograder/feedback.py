@@ -12,7 +12,13 @@ from .config import Course
 from .gradebook import Grade, submission_grade
 from .marks import Mark
 from .notebook import Role, cells_of, read_notebook, split_hidden
-from .results import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, SubmissionResult
+from .results import (
+    NO_RESPONSE,
+    CheckResult,
+    QuestionStatus,
+    SubmissionResult,
+    SubmissionStatus,
+)
 from .titles import headings_above, question_titles
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
@@ -22,8 +28,8 @@ STUDENT_FLAGS = {
     "gpu_checks_not_graded", "memory_limit", "output_truncated",
 }
 STATUS_TEXT = {
-    "graded": "graded", "error": "could not be graded completely", "timeout": "ran out of time",
-    "rejected": "could not be graded",
+    SubmissionStatus.GRADED: "graded", SubmissionStatus.ERROR: "could not be graded completely",
+    SubmissionStatus.TIMEOUT: "ran out of time", SubmissionStatus.REJECTED: "could not be graded",
 }
 # Where numpy/torch start printing the compared values after a failed comparison: the expected
 # values of a hidden test. That line and every line after it (wrapped rows of an array) go.
@@ -121,12 +127,14 @@ def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
 def _manual_cells(q, mark: Mark | None, e) -> tuple[str, str, str, str]:
     """(points, status class, status text, message) of a question marked by hand."""
     if mark is not None and not mark.cleared:
-        status = PASSED if mark.points >= q.max_points else ("partial" if mark.points else FAILED)
+        status = (QuestionStatus.PASSED if mark.points >= q.max_points
+                  else QuestionStatus.PARTIAL if mark.points else QuestionStatus.FAILED)
         return (f"{_pts(mark.points)} / {_pts(q.max_points)}", status, "marked by hand",
                 e(mark.comment))
-    if q.status == NOT_ATTEMPTED:
-        return f"0 / {_pts(q.max_points)}", NOT_ATTEMPTED, "not attempted", "No response"
-    return f"– / {_pts(q.max_points)}", "manual", "to be marked by hand", ""
+    if q.status == QuestionStatus.NOT_ATTEMPTED:
+        return (f"0 / {_pts(q.max_points)}", QuestionStatus.NOT_ATTEMPTED, "not attempted",
+                NO_RESPONSE)
+    return f"– / {_pts(q.max_points)}", QuestionStatus.MANUAL, "to be marked by hand", ""
 
 
 def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",

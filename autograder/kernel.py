@@ -21,22 +21,11 @@ from jupyter_client.connect import write_connection_file
 from jupyter_client.session import Session
 
 from . import sandbox, wire
-from .config import Limits
+from .config import KernelStart, Limits
 from .errors import CageError, KernelStartError
-from .messages import (
-    DIED,
-    ERROR,
-    OK,
-    RESULT_MIME,
-    TIMEOUT,
-    Budget,
-    Execution,
-    dropped,
-    fold,
-    parse,
-)
+from .messages import Budget, Execution, RunStatus, dropped, fold, parse
 
-__all__ = ["DIED", "ERROR", "OK", "RESULT_MIME", "TIMEOUT", "Budget", "Execution", "Kernel"]
+__all__ = ["Budget", "Execution", "Kernel", "RunStatus"]
 
 INTERRUPT_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
@@ -54,7 +43,7 @@ class Kernel:
     and the counts of dropped messages go on across restarts.
     """
 
-    def __init__(self, *, limits: Limits, level: str,
+    def __init__(self, *, limits: Limits, level: KernelStart,
                  gpu_devices: tuple[tuple[str, str], ...] = (), gpu_visible: str = "",
                  threads: int = 1, prelude: str = "", budget: Budget | None = None):
         self.limits = limits
@@ -117,7 +106,7 @@ class Kernel:
             raise
         if self.prelude:
             result = self.execute(self.prelude, timeout=START_TIMEOUT_S)
-            if result.status != OK:
+            if result.status != RunStatus.OK:
                 self.close()
                 raise KernelStartError(f"the grader's agent did not load: {result.evalue}")
 
@@ -221,17 +210,18 @@ class Kernel:
     def execute(self, code: str, *, timeout: float) -> Execution:
         """Run code; never raises for what the code does. A dead kernel stays dead (status died)."""
         if not self.channels or not self.alive():
-            return Execution(DIED, evalue="the kernel is not running")
+            return Execution(RunStatus.DIED, evalue="the kernel is not running")
         started = time.monotonic()
-        run = Execution(OK)
+        run = Execution(RunStatus.OK)
         try:
             self._execute(code, run, deadline=started + timeout)
         except wire.WireError:
             self.close()
-            run.status = TIMEOUT if run.status == TIMEOUT else DIED
+            if run.status != RunStatus.TIMEOUT:
+                run.status = RunStatus.DIED
         except OverBudget as exc:
             self.close()
-            run.status, run.evalue = DIED, str(exc)
+            run.status, run.evalue = RunStatus.DIED, str(exc)
         self.dropped += run.dropped
         return run.finish(time.monotonic() - started)
 
@@ -246,7 +236,7 @@ class Kernel:
             if interrupted_at is None and now >= deadline:
                 with contextlib.suppress(wire.WireError):
                     self._send("control", "interrupt_request", {})
-                interrupted_at, run.status = now, TIMEOUT
+                interrupted_at, run.status = now, RunStatus.TIMEOUT
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_S:
                 # The code ignored the interrupt (or swallowed KeyboardInterrupt in a loop).
                 self.close()
@@ -255,7 +245,8 @@ class Kernel:
             events = self._receive(POLL_S)
             if not events and not self.alive():
                 self.close()
-                run.status = TIMEOUT if run.status == TIMEOUT else DIED
+                if run.status != RunStatus.TIMEOUT:
+                    run.status = RunStatus.DIED
                 return
             for name, event in events:
                 if name != "iopub":

@@ -20,7 +20,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import codec
-from .kernel import DIED, TIMEOUT, Kernel
+from .errors import (
+    KernelBudget,
+    KernelGone,
+    KernelTimeout,
+    NotAttempted,
+    StaleObject,
+    StudentError,
+)
+from .kernel import Kernel
+from .messages import RunStatus
 
 MAX_VALUE_BYTES = 64 * 2**20  # a student variable bigger than this stays in the kernel
 INLINE_REQUEST_BYTES = 64 * 1024  # bigger requests go through a file
@@ -30,38 +39,6 @@ MAX_REQUESTS = 50_000
 MAX_CHUNK = 1024  # items fetched per step of an iteration (1, 2, 4, ... up to this)
 STUDENT_TEXT = 200  # characters of a student's exception text a student-facing message shows
 MISSING = object()  # a name the kernel does not define
-
-
-class StudentError(Exception):
-    """The student's code kept the kernel from answering (no exception type to rebuild)."""
-
-    def __init__(self, type_name: str, message: str, where: str = ""):
-        self.type_name, self.message, self.where = type_name, message, where
-        super().__init__(f"{where} raised {type_name}: {message}" if where else
-                         f"{type_name}: {message}")
-
-
-class NotAttempted(NotImplementedError):
-    """The student's code still raises NotImplementedError: the release stub is untouched.
-
-    A NotImplementedError, so a test's `except NotImplementedError` still catches it.
-    """
-
-
-class KernelTimeout(Exception):
-    pass
-
-
-class KernelGone(Exception):
-    """The kernel died (killed, out of memory, os._exit) during a request."""
-
-
-class KernelBudget(Exception):
-    """The tests of one submission asked the kernel more than MAX_REQUESTS times."""
-
-
-class StaleObject(Exception):
-    """A kernel object made before the kernel was restarted: it no longer exists."""
 
 
 def grad_enabled() -> bool | None:
@@ -174,9 +151,9 @@ class KernelLink:
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        if run.status == TIMEOUT:
+        if run.status == RunStatus.TIMEOUT:
             raise KernelTimeout(f"{what} ran past the time limit")
-        if run.status == DIED or not self.kernel.alive():
+        if run.status == RunStatus.DIED or not self.kernel.alive():
             raise KernelGone(f"the kernel died while running {what or 'a test'}")
         answers = [p for p in run.payloads if isinstance(p, dict) and p.get("nonce") == nonce]
         if not answers:

@@ -11,12 +11,21 @@ import json
 import re
 from dataclasses import dataclass, field
 
-RESULT_MIME = "application/vnd.autograder.result+json"
+from .agent import RESULT_MIME
+from .strenum import StrEnum
+
 DELIMITER = b"<IDS|MSG>"
 HEADER_BYTES = 64 * 1024  # a Jupyter header is a few hundred bytes
 MAX_PAYLOADS = 16
 
-OK, ERROR, TIMEOUT, DIED = "ok", "error", "timeout", "died"
+
+class RunStatus(StrEnum):
+    """How one execute request ended, as the grader saw it from outside the kernel."""
+
+    OK = "ok"
+    ERROR = "error"  # the code raised
+    TIMEOUT = "timeout"  # past its deadline: interrupted, or killed
+    DIED = "died"  # the kernel is gone (killed, out of memory, over its byte budget)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class Budget:
 class Execution:
     """What one execute request gave: status, capped output, error, our result payloads."""
 
-    status: str  # ok | error | timeout | died
+    status: RunStatus
     output: str = ""
     truncated: bool = False
     ename: str = ""
@@ -131,8 +140,8 @@ def fold(run: Execution, msg: Incoming, *, request: str, cap: int, budget: Budge
             return False
         _output(run, str(data.get("text/plain", "")) + "\n", cap)
     elif msg.kind == "error":
-        if run.status == OK:
-            run.status = ERROR
+        if run.status == RunStatus.OK:
+            run.status = RunStatus.ERROR
         run.ename = str(content.get("ename", ""))[:200]
         run.evalue = str(content.get("evalue", ""))[:2000]
         tb = content.get("traceback", [])

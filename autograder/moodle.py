@@ -30,8 +30,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .atomic import atomic_open
-from .errors import ConfigError
-from .uploads import UploadRefused, read_upload
+from .errors import ConfigError, UploadRefused
+from .uploads import read_upload
 
 # `<Full Name>_<participant>_assignsubmission_<plugin>_`: a folder ("download submissions in
 # folders", the default since Moodle 3.1) or the prefix of each file's name. Moodle turns '_' in

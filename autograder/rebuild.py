@@ -15,11 +15,13 @@ from nbformat import NotebookNode
 
 from .errors import AuthoringError
 from .notebook import (
+    JUDGE_HELPERS,
     TEAM_NAME,
     Cell,
     Role,
     bound_names,
     cells_of,
+    grade_id_clashes,
     normalise,
     read_team,
     split_hidden,
@@ -41,8 +43,6 @@ EDITED_SIMILARITY = 0.6
 # ...looked for among this many cells at most: a real notebook has a few between two anchors,
 # and comparing texts pairwise must not let a notebook of 10,000 cells stall the grader.
 EDITED_CANDIDATES = 50
-# The judge's own helpers: never a name of the student's, whatever a cell binds.
-JUDGE_NAMES = frozenset({"check", "in_kernel", "reference", "kernel_used_gpu", "facts"})
 ANSWERS = (Role.ANSWER, Role.WRITTEN)
 
 
@@ -327,14 +327,12 @@ def _readable(nb: NotebookNode) -> NotebookNode:
 
 
 def _check_source(src: list[Cell], path: Path | str | None) -> None:
-    seen: dict[str, Cell] = {}
-    for c in src:
-        if c.grade_id and c.role is not Role.FREE:
-            if c.grade_id in seen:
-                raise AuthoringError(
-                    f"grade_id {c.grade_id!r} is also used by cell {seen[c.grade_id].number}",
-                    path=path, cell=c.number, hint="give each cell its own grade_id")
-            seen[c.grade_id] = c
+    clashes = grade_id_clashes(src)
+    if clashes:
+        index, first = min(clashes.items())
+        raise AuthoringError(
+            f"grade_id {src[index].grade_id!r} is also used by cell {first.number}",
+            path=path, cell=index + 1, hint="give each cell its own grade_id")
 
 
 def rebuild(source: NotebookNode, submission: NotebookNode, *,
@@ -396,7 +394,7 @@ def answer_names(source: NotebookNode, *, judge_names: Iterable[str] = (),
     `list`, `len` or `np` changes nothing in the judge, and a name only a student's own cell
     defines is never reached.
     """
-    reserved = set(dir(builtins)) | JUDGE_NAMES | {TEAM_NAME} | set(judge_names)
+    reserved = set(dir(builtins)) | set(JUDGE_HELPERS) | {TEAM_NAME} | set(judge_names)
     names: set[str] = set()
     for c, raw in zip(cells_of(source), source.cells, strict=True):
         if c.role in ANSWERS and c.cell_type == "code":

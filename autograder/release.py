@@ -32,7 +32,15 @@ from .atomic import write_atomic
 from .authoring import check_total, validate_source
 from .config import Assignment, Course
 from .errors import AuthoringError, SubmissionError
-from .notebook import Role, cells_of, fingerprint, read_notebook, role_of, split_hidden
+from .notebook import (
+    Role,
+    cells_of,
+    fingerprint,
+    notebook_bytes,
+    read_notebook,
+    role_of,
+    split_hidden,
+)
 
 MANIFEST_KEY = "autograder"  # nb.metadata[MANIFEST_KEY], and cell.metadata[...] = {"team": true}
 TEAM_CELL_ID = "team"
@@ -197,12 +205,6 @@ def apply_steps(source: nbformat.NotebookNode, steps: Iterable[Step]) -> nbforma
     for step in steps:
         nb = step(nb)
     return nb
-
-
-def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
-    """The bytes notebook.write_notebook writes: sorted keys, fixed indent, final newline."""
-    text = nbformat.writes(nb, version=4)
-    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
 def data_files(source_dir: Path) -> list[Path]:

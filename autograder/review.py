@@ -29,15 +29,15 @@ from nbformat import NotebookNode
 from . import answer_html
 from .atomic import write_atomic
 from .config import Course
-from .errors import AutograderError, ConfigError, SubmissionError
+from .errors import AutograderError, ConfigError, SubmissionError, UploadRefused
 from .gradebook import collect_results
 from .marks import Mark, collect_marks, marks_folder, results_root
 from .notebook import Role, cells_of, read_notebook
 from .rebuild import rebuild
-from .results import NOT_ATTEMPTED, SubmissionResult
+from .results import QuestionStatus, SubmissionResult
 from .roster import load_roster
 from .titles import headings_above, question_titles
-from .uploads import MAX_FILE_MB, UploadRefused, read_upload
+from .uploads import MAX_FILE_MB, read_upload
 
 WRITTEN, CODE, TASK = "written", "code", "task"
 # An answer's state, as the page shows it
@@ -414,7 +414,7 @@ def load_review(*, course: Course, assignment: str, results: list[Path], submiss
             result = by_sid[sid]
             q = next(q for q in result.questions if q.manual and q.grade_id == qid)
             got = found[sid].get(qid) or _Found(MISSING, note="no answer found")
-            status = NO_RESPONSE if q.status == NOT_ATTEMPTED else got.status
+            status = NO_RESPONSE if q.status == QuestionStatus.NOT_ATTEMPTED else got.status
             note = "left as the release's stub: 0, no response" if status == NO_RESPONSE \
                 else got.note
             answers.append(Answer(key=secrets.token_hex(8), submission_id=sid,

@@ -23,8 +23,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import answer_html
-from .errors import ConfigError
-from .marks import MarkError, write_mark
+from .errors import ConfigError, MarkError
+from .marks import write_mark
 from .review import Review, is_graded, progress
 
 TEMPLATES = Path(__file__).parent / "templates"

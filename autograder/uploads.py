@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .errors import UploadRefused
+
 MIB = 1024 * 1024
 MAX_FILE_MB = 50  # one notebook with its outputs; beyond that it is a mistake or an attack
 
@@ -25,14 +27,6 @@ MAX_FILE_MB = 50  # one notebook with its outputs; beyond that it is a mistake o
 KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a named pipe (FIFO)",
          stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
          stat.S_IFDIR: "a folder"}
-
-
-class UploadRefused(Exception):
-    """The file cannot be read as a submitted file; `reason` says why, for a rejected result."""
-
-    def __init__(self, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason, self.hint = reason, hint
 
 
 @dataclass(frozen=True)

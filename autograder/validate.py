@@ -26,26 +26,39 @@ from pathlib import Path
 from .config import Course
 from .errors import AuthoringError
 from .notebook import read_notebook, write_notebook
-from .results import GRADED, NOT_GRADED, SubmissionResult
+from .results import QuestionStatus, SubmissionResult, SubmissionStatus
+from .strenum import StrEnum
 
 TOLERANCE = 1e-6  # points are sums of floats like 0.5 and 1.5
 
-SOLUTION, STUB, MUTANT, RERUN = "solution", "stub", "mutant", "solution again"
-OK, MISS, SKIPPED = "ok", "MISS", "skipped"
+
+class Trial(StrEnum):
+    """What is graded, in the fixed order of a validation."""
+
+    SOLUTION = "solution"
+    STUB = "stub"
+    MUTANT = "mutant"
+    RERUN = "solution again"
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    MISS = "MISS"  # in capitals: the word an instructor looks for in the table
+    SKIPPED = "skipped"  # a mistake only a GPU grading shows, on a machine without one
 
 
 @dataclass
 class ValidationRow:
     submission: str  # "solution", "stub", "mutant <name>", "solution again"
-    kind: str  # solution | stub | mutant | solution again
+    kind: Trial
     points: float | None  # what the grader gave; None when not graded
     expected: str  # what it should give, in words: "18", "0", "< 18", "= 18"
-    verdict: str  # ok | MISS | skipped
+    verdict: Verdict
     message: str = ""  # why a MISS or a skip; the mutant's mistake otherwise
 
     @property
     def ok(self) -> bool:
-        return self.verdict != MISS
+        return self.verdict != Verdict.MISS
 
 
 @dataclass
@@ -73,7 +86,7 @@ def gradable_points(result: SubmissionResult) -> float:
         if question.manual:
             continue
         total += question.max_points
-        total -= sum(c.max_points for c in question.checks if c.status == NOT_GRADED)
+        total -= sum(c.max_points for c in question.checks if c.status == QuestionStatus.NOT_GRADED)
     return total
 
 
@@ -93,33 +106,35 @@ def _lost(result: SubmissionResult) -> str:
         if q.manual:
             continue
         graded_max = q.max_points - sum(c.max_points for c in q.checks
-                                        if c.status == NOT_GRADED)
+                                        if c.status == QuestionStatus.NOT_GRADED)
         if q.points < graded_max - TOLERANCE:
-            failed = [c.name for c in q.checks if c.status not in ("passed", NOT_GRADED)]
+            failed = [c.name for c in q.checks
+                      if c.status not in (QuestionStatus.PASSED, QuestionStatus.NOT_GRADED)]
             detail = "; ".join(failed) if failed else (q.message or q.status)
             parts.append(f"{q.grade_id} {_fmt(q.points)}/{_fmt(graded_max)} ({detail[:120]})")
     return ", ".join(parts)
 
 
 def verdict_solution(result: SubmissionResult) -> ValidationRow:
-    if result.status != GRADED:
-        return ValidationRow(SOLUTION, SOLUTION, None, "full", MISS, _not_graded(result))
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.SOLUTION, Trial.SOLUTION, None, "full", Verdict.MISS,
+                             _not_graded(result))
     full = gradable_points(result)
-    row = ValidationRow(SOLUTION, SOLUTION, result.points, _fmt(full), OK)
+    row = ValidationRow(Trial.SOLUTION, Trial.SOLUTION, result.points, _fmt(full), Verdict.OK)
     if abs(result.points - full) > TOLERANCE:
-        row.verdict, row.message = MISS, f"the solution loses points: {_lost(result)}"
-    elif any(c.status == NOT_GRADED for q in result.questions for c in q.checks):
+        row.verdict, row.message = Verdict.MISS, f"the solution loses points: {_lost(result)}"
+    elif any(c.status == QuestionStatus.NOT_GRADED for q in result.questions for c in q.checks):
         row.message = "checks that need a GPU not graded here"
     return row
 
 
 def verdict_stub(result: SubmissionResult) -> ValidationRow:
-    if result.status != GRADED:
-        return ValidationRow(STUB, STUB, None, "0", MISS, _not_graded(result))
-    row = ValidationRow(STUB, STUB, result.points, "0", OK)
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.STUB, Trial.STUB, None, "0", Verdict.MISS, _not_graded(result))
+    row = ValidationRow(Trial.STUB, Trial.STUB, result.points, "0", Verdict.OK)
     if result.points > TOLERANCE:
         passed = [q.grade_id for q in result.questions if q.points > TOLERANCE]
-        row.verdict = MISS
+        row.verdict = Verdict.MISS
         row.message = f"the unanswered notebook scores in: {', '.join(passed)}"
     return row
 
@@ -129,23 +144,25 @@ def verdict_mutant(result: SubmissionResult, *, name: str, full: float, mistake:
     label = f"mutant {name}"
     expected = f"< {_fmt(full)}"
     if needs_gpu and not have_gpu:
-        return ValidationRow(label, MUTANT, result.points if result.status == GRADED else None,
-                             expected, SKIPPED, f"{mistake}: only a GPU grading shows it")
-    if result.status != GRADED:
-        return ValidationRow(label, MUTANT, None, expected, MISS, _not_graded(result))
+        points = result.points if result.status == SubmissionStatus.GRADED else None
+        return ValidationRow(label, Trial.MUTANT, points, expected, Verdict.SKIPPED,
+                             f"{mistake}: only a GPU grading shows it")
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(label, Trial.MUTANT, None, expected, Verdict.MISS, _not_graded(result))
     if result.points < full - TOLERANCE:
-        return ValidationRow(label, MUTANT, result.points, expected, OK, mistake)
-    return ValidationRow(label, MUTANT, result.points, expected, MISS,
+        return ValidationRow(label, Trial.MUTANT, result.points, expected, Verdict.OK, mistake)
+    return ValidationRow(label, Trial.MUTANT, result.points, expected, Verdict.MISS,
                          f"the tests do not catch it: {mistake}")
 
 
 def verdict_rerun(result: SubmissionResult, *, first: float | None) -> ValidationRow:
     expected = "= first" if first is None else f"= {_fmt(first)}"
-    if result.status != GRADED:
-        return ValidationRow(RERUN, RERUN, None, expected, MISS, _not_graded(result))
-    row = ValidationRow(RERUN, RERUN, result.points, expected, OK)
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.RERUN, Trial.RERUN, None, expected, Verdict.MISS,
+                             _not_graded(result))
+    row = ValidationRow(Trial.RERUN, Trial.RERUN, result.points, expected, Verdict.OK)
     if first is None or abs(result.points - first) > TOLERANCE:
-        row.verdict = MISS
+        row.verdict = Verdict.MISS
         row.message = f"the score moved between two gradings: {_lost(result)}"
     return row
 
@@ -223,7 +240,8 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
         first = grade(solution, "solution")
         row = verdict_solution(first)
         add(row)
-        report.full = gradable_points(first) if first.status == GRADED else None
+        graded = first.status == SubmissionStatus.GRADED
+        report.full = gradable_points(first) if graded else None
         full = report.full if report.full is not None else course.assignment(assignment).points
         have_gpu = first.device == "cuda"
         add(verdict_stub(grade(stub, "stub")))
@@ -232,7 +250,7 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
             add(verdict_mutant(result, name=mutant.name, full=full, mistake=mutant.mistake,
                                needs_gpu=mutant.needs_gpu, have_gpu=have_gpu))
         again = grade(solution, "solution")
-        add(verdict_rerun(again, first=first.points if first.status == GRADED else None))
+        add(verdict_rerun(again, first=first.points if graded else None))
     return report
 
 

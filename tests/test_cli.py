@@ -4,6 +4,7 @@ messages, and that starting it loads none of the heavy libraries the commands us
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import subprocess
@@ -12,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder import __version__, cli
+from autograder import __version__, cli, errors
 from autograder.errors import (
     AuthoringError,
+    AutograderError,
     ConfigError,
+    GpuUnavailable,
+    JudgeError,
     KernelError,
+    MarkError,
     SandboxUnavailable,
     SubmissionError,
 )
@@ -91,6 +96,8 @@ def test_course_after_the_command_reaches_the_command(tmp_path, capsys):
      cli.EXIT_MACHINE, "cannot check on this machine: no Jupyter kernel"),
     (SandboxUnavailable("bubblewrap is missing", hint="--no-require-sandbox"), cli.EXIT_MACHINE,
      "hint: --no-require-sandbox"),
+    (GpuUnavailable('course.toml sets gpu = "required" but this machine has no GPU'),
+     cli.EXIT_MACHINE, "cannot check on this machine: course.toml sets gpu"),
     (ModuleNotFoundError("No module named 'nbgrader'", name="nbgrader"), cli.EXIT_MACHINE,
      "pip install 'autograder[grade]'"),
     (ModuleNotFoundError("No module named 'nbclient'", name="nbclient"), cli.EXIT_MACHINE,
@@ -106,9 +113,36 @@ def test_each_error_family_has_its_message_and_status(exc, code, words):
 
 
 @pytest.mark.parametrize("exc", [ValueError("a bug"), KeyError("x"),
-                                 ModuleNotFoundError("No module named 'foo'", name="foo")])
+                                 ModuleNotFoundError("No module named 'foo'", name="foo"),
+                                 JudgeError("a test cell's error out of its test cell")])
 def test_a_bug_keeps_its_traceback(exc):
     assert cli.exit_code_for(exc, "grade") is None
+
+
+# Each family of errors.py and what the command line does with it (None: a traceback).
+FAMILIES = {AuthoringError: cli.EXIT_INPUT, ConfigError: cli.EXIT_INPUT,
+            SubmissionError: cli.EXIT_INPUT, MarkError: cli.EXIT_INPUT,
+            SandboxUnavailable: cli.EXIT_MACHINE, GpuUnavailable: cli.EXIT_MACHINE,
+            KernelError: cli.EXIT_MACHINE, JudgeError: None}
+
+
+def _instance(cls: type[AutograderError]) -> AutograderError:
+    for args in (("why",), ("TypeName", "why")):  # StudentError takes a type name first
+        try:
+            return cls(*args)
+        except TypeError:
+            continue
+    raise AssertionError(f"cannot make a {cls.__name__}")
+
+
+@pytest.mark.parametrize("cls", [c for _, c in inspect.getmembers(errors, inspect.isclass)
+                                 if issubclass(c, AutograderError) and c is not AutograderError],
+                         ids=lambda c: c.__name__)
+def test_every_error_belongs_to_a_family_the_command_line_maps(cls):
+    family = [f for f in FAMILIES if issubclass(cls, f)]
+    assert len(family) == 1, f"{cls.__name__}: in {family or 'no family'}"
+    mapped = cli.exit_code_for(_instance(cls), "grade")
+    assert (mapped and mapped[0]) == FAMILIES[family[0]]
 
 
 def test_a_bug_is_raised_not_swallowed(monkeypatch):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
-from autograder.config import Limits
-from autograder.kernel import OK, Budget, Kernel
+from autograder.config import KernelStart, Limits
+from autograder.kernel import Kernel
+from autograder.messages import Budget, RunStatus
 
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_eight_gigabytes_from_a_kernel_cost_the_grader_one_message_at_most():
                   "import time\ntime.sleep(1)",
     }
     budget = Budget(submission_bytes=64 * 2**30)  # let all of it through to the grader
-    with Kernel(limits=Limits(cell_timeout=300, memory_mb=3072), level=sandbox.TEMPLATE,
+    with Kernel(limits=Limits(cell_timeout=300, memory_mb=3072), level=KernelStart.TEMPLATE,
                 budget=budget) as kernel:
         before = reset_peak_rss()
         runs = {name: kernel.execute(code, timeout=300) for name, code in attacks.items()}
@@ -65,13 +65,13 @@ def test_eight_gigabytes_from_a_kernel_cost_the_grader_one_message_at_most():
     assert runs["payloads"].dropped == 16 and runs["payloads"].payloads == []
     assert runs["print"].dropped >= 1 and runs["print"].truncated
     assert runs["frames"].dropped == 1
-    assert all(run.status == OK for run in runs.values())
-    assert after.status == OK and after.output == "alive\n"
+    assert all(run.status == RunStatus.OK for run in runs.values())
+    assert after.status == RunStatus.OK and after.output == "alive\n"
     print(f"\ngrader peak RSS growth: {growth / MB:.0f} MiB for {total / 2**30:.1f} GiB sent")
 
 
 def test_a_3_mb_frame_against_a_1_mb_budget_never_reaches_the_grader_whole():
-    with Kernel(limits=Limits(cell_timeout=30), level=sandbox.TEMPLATE,
+    with Kernel(limits=Limits(cell_timeout=30), level=KernelStart.TEMPLATE,
                 budget=Budget(message_bytes=MB)) as kernel:
         before = reset_peak_rss()
         big = kernel.execute("print('y' * 3 * 2**20, flush=True)", timeout=30)

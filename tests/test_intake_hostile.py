@@ -21,7 +21,7 @@ from test_batch import HW, fake_grade, make_course
 
 from autograder.batch import TIME_UNVERIFIED, grade_batch
 from autograder.config import load_course
-from autograder.results import GRADED, REJECTED
+from autograder.results import SubmissionStatus
 from autograder.submissions import discover
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,9 +108,10 @@ def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothi
     report = grade(tmp_path, HOSTILE / f"{name}.zip")
     results = {r.submission_id: r for r in report.results}
     assert sorted(results) == [GOOD, BAD]
-    assert results[GOOD].status == GRADED  # the batch completed; the valid one is graded
+    # The batch completed; the valid one is graded.
+    assert results[GOOD].status == SubmissionStatus.GRADED
     bad = results[BAD]
-    assert bad.status == REJECTED and REASONS[name] in bad.reason
+    assert bad.status == SubmissionStatus.REJECTED and REASONS[name] in bad.reason
     assert "\x1b" not in bad.reason and "\x00" not in bad.reason  # shown escaped, never raw
     assert list(report.not_graded) == [BAD] and report.complete
     # Nothing written outside the results folder, and nothing left of the extraction.
@@ -167,7 +168,7 @@ def test_an_uploaded_git_never_runs_and_its_date_is_never_taken(tmp_path, monkey
     for report, sid in ((folder, "zoe-petit"), (archive, BAD)):
         zoe = next(r for r in report.results if r.submission_id == sid)
         # Its notebook is valid, so it is graded like the same notebook without the .git ...
-        assert zoe.status == GRADED
+        assert zoe.status == SubmissionStatus.GRADED
         # ... the commit's date is never its submission time, nor any date, nor a penalty:
         assert zoe.submitted_at is None and "2025-10-09" not in json.dumps(zoe.to_dict())
         assert zoe.submitted_at_source in ("file date", "archive date")
@@ -208,9 +209,9 @@ def test_fifo_links_devices_and_giant_files_never_block_nor_leak(tmp_path, nothi
         expected["pair-device"] = "is a device, not a file"
     report = grade(tmp_path, subs)  # a FIFO read with open() would block here forever
     results = {r.submission_id: r for r in report.results}
-    assert results["pair01"].status == GRADED
+    assert results["pair01"].status == SubmissionStatus.GRADED
     for sid, reason in expected.items():
-        assert results[sid].status == REJECTED, sid
+        assert results[sid].status == SubmissionStatus.REJECTED, sid
         assert reason in results[sid].reason, (sid, results[sid].reason)
     everything = json.dumps([r.to_dict() for r in report.results])
     assert "SECRET" not in everything and "grader-secret" not in everything

@@ -13,11 +13,9 @@ from autograder.config import load_course
 from autograder.errors import AuthoringError
 from autograder.results import CheckResult, QuestionResult, SubmissionResult
 from autograder.validate import (
-    MISS,
-    OK,
-    SKIPPED,
     ValidationReport,
     ValidationRow,
+    Verdict,
     gradable_points,
     render_table,
     validate_assignment,
@@ -60,61 +58,63 @@ def test_gradable_points_leave_out_written_answers_and_gpu_checks_not_graded():
 
 def test_solution_with_every_gradable_point_is_ok_and_says_gpu_checks_were_skipped():
     row = verdict_solution(result(FULL_ON_CPU, gpu_check="not_graded"))
-    assert row.verdict == OK and row.points == 17 and row.expected == "17"
+    assert row.verdict == Verdict.OK and row.points == 17 and row.expected == "17"
     assert "GPU" in row.message
 
 
 def test_solution_losing_points_is_a_miss_that_names_the_question():
     row = verdict_solution(result({"q1": 8, "q2": 5, "q3": 3.5}, gpu_check="not_graded"))
-    assert row.verdict == MISS and "q3 3.5/4" in row.message
+    assert row.verdict == Verdict.MISS and "q3 3.5/4" in row.message
 
 
 def test_solution_that_was_not_graded_is_a_miss_with_the_reason():
     row = verdict_solution(result({}, status="error", reason="grading failed: boom\ntrace"))
-    assert row.verdict == MISS and row.points is None and "boom" in row.message
+    assert row.verdict == Verdict.MISS and row.points is None and "boom" in row.message
 
 
 def test_stub_must_score_zero():
-    assert verdict_stub(result({})).verdict == OK
+    assert verdict_stub(result({})).verdict == Verdict.OK
     row = verdict_stub(result({"q3": 1}))
-    assert row.verdict == MISS and "q3" in row.message
+    assert row.verdict == Verdict.MISS and "q3" in row.message
 
 
 def test_mutant_must_lose_points():
     row = verdict_mutant(result({"q1": 8, "q2": 5, "q3": 3}), name="off_by_one", full=17,
                          mistake="stops one step early")
-    assert row.verdict == OK and row.expected == "< 17" and row.message == "stops one step early"
+    assert row.verdict == Verdict.OK
+    assert row.expected == "< 17" and row.message == "stops one step early"
     row = verdict_mutant(result(FULL_ON_CPU), name="harmless", full=17, mistake="renames a variable")
-    assert row.verdict == MISS and "do not catch" in row.message
+    assert row.verdict == Verdict.MISS and "do not catch" in row.message
 
 
 def test_mutant_that_only_a_gpu_shows_is_skipped_on_a_cpu_and_judged_on_a_gpu():
     cpu = verdict_mutant(result(FULL_ON_CPU, gpu_check="not_graded"), name="cpu_only", full=17,
                          mistake="never uses the GPU", needs_gpu=True, have_gpu=False)
-    assert cpu.verdict == SKIPPED and cpu.ok
+    assert cpu.verdict == Verdict.SKIPPED and cpu.ok
     gpu = verdict_mutant(result({"q1": 8, "q2": 5, "q3": 4}, gpu_check="failed"), name="cpu_only",
                          full=18, mistake="never uses the GPU", needs_gpu=True, have_gpu=True)
-    assert gpu.verdict == OK
+    assert gpu.verdict == Verdict.OK
 
 
 def test_mutant_that_breaks_the_grader_is_a_miss():
     row = verdict_mutant(result({}, status="error", reason="grading failed"), name="m", full=17)
-    assert row.verdict == MISS and "error" in row.message
+    assert row.verdict == Verdict.MISS and "error" in row.message
 
 
 def test_rerun_must_give_the_same_score():
-    assert verdict_rerun(result(FULL_ON_CPU), first=17).verdict == OK
-    assert verdict_rerun(result({"q1": 8, "q2": 5, "q3": 3}), first=17).verdict == MISS
-    assert verdict_rerun(result(FULL_ON_CPU), first=None).verdict == MISS
+    assert verdict_rerun(result(FULL_ON_CPU), first=17).verdict == Verdict.OK
+    assert verdict_rerun(result({"q1": 8, "q2": 5, "q3": 3}), first=17).verdict == Verdict.MISS
+    assert verdict_rerun(result(FULL_ON_CPU), first=None).verdict == Verdict.MISS
 
 
 def test_report_is_ok_only_without_misses_and_the_table_shows_every_row():
     report = ValidationReport("hw1_features", [
-        ValidationRow("solution", "solution", 18, "18", OK),
-        ValidationRow("mutant cpu_only", "mutant", 18, "< 18", SKIPPED, "needs a GPU"),
+        ValidationRow("solution", "solution", 18, "18", Verdict.OK),
+        ValidationRow("mutant cpu_only", "mutant", 18, "< 18", Verdict.SKIPPED, "needs a GPU"),
     ])
     assert report.ok
-    report.rows.append(ValidationRow("mutant harmless", "mutant", 18, "< 18", MISS, "not caught"))
+    report.rows.append(ValidationRow("mutant harmless", "mutant", 18, "< 18", Verdict.MISS,
+                                     "not caught"))
     assert not report.ok and [r.submission for r in report.misses] == ["mutant harmless"]
     table = render_table([report])
     assert table.splitlines()[0].split() == ["assignment", "submission", "score", "expected",
@@ -155,7 +155,8 @@ def test_validate_grades_solution_stub_mutants_then_solution_again(tmp_path):
     assert [c[0] for c in calls] == ["solution", "stub", "mutant-caught", "mutant-gpu_only",
                                      "mutant-missed", "solution"]
     assert all(c[2] is False for c in calls)
-    assert [r.verdict for r in report.rows] == [OK, OK, OK, SKIPPED, MISS, OK]
+    assert [r.verdict for r in report.rows] == [Verdict.OK, Verdict.OK, Verdict.OK,
+                                                Verdict.SKIPPED, Verdict.MISS, Verdict.OK]
     assert seen == report.rows and report.full == 17 and not report.ok
 
 
@@ -173,7 +174,7 @@ def test_cli_validate_prints_the_table_and_fails_on_a_miss(monkeypatch, capsys):
     import autograder.validate as validate
 
     def fake(*, course, assignment, require_sandbox, on_row):
-        verdict = MISS if assignment == "hw2_mlp" else OK
+        verdict = Verdict.MISS if assignment == "hw2_mlp" else Verdict.OK
         row = ValidationRow("solution", "solution", 18, "18", verdict)
         on_row(row)
         return ValidationReport(assignment, [row])
@@ -217,4 +218,4 @@ def test_hw3_validates_on_a_sample_of_its_mutants(tmp_path):
     report = validate_assignment(course=course, assignment="hw3_training", require_sandbox=False,
                                  mutants_dir=tmp_path / "m")
     assert report.ok, "\n" + render_table([report])
-    assert [row.verdict for row in report.rows] == [OK] * (len(sample) + 3)
+    assert [row.verdict for row in report.rows] == [Verdict.OK] * (len(sample) + 3)
