@@ -104,16 +104,6 @@ class GpuSlots:
         self._held: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict:
-        # Another process gets the same slots (same lock_dir) but none of our held descriptors.
-        state = dict(self.__dict__)
-        state["_held"], state["_lock"] = {}, None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     def _try(self, key: tuple[int, int]) -> bool:
         fd = os.open(self.lock_dir / f"gpu{key[0]}-slot{key[1]}.lock", os.O_RDWR | os.O_CREAT,
                      0o600)
@@ -158,8 +148,3 @@ class GpuSlots:
         finally:
             if key is not None:
                 self.release(key)
-
-    def in_use(self) -> int:
-        """Slots held by this allocator (this process)."""
-        with self._lock:
-            return len(self._held)

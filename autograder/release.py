@@ -294,7 +294,3 @@ def stale_files(*, course: Course, assignment: str) -> list[Path]:
     changed = [path for path, content in planned.items()
                if not path.is_file() or path.read_bytes() != content]
     return changed + leftover_files(spec, planned)
-
-
-def release_is_stale(*, course: Course, assignment: str) -> bool:
-    return bool(stale_files(course=course, assignment=assignment))

@@ -162,7 +162,7 @@ def test_a_grader_failure_is_an_error_result_retried_next_run(tmp_path):
     report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
                          grade_one=flaky)
     bad = next(r for r in report.results if r.submission_id == "pair01")
-    assert bad.status == "error" and any(f.code == GRADER_ERROR for f in bad.flags)
+    assert bad.status == SubmissionStatus.ERROR and any(f.code == GRADER_ERROR for f in bad.flags)
     again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
                         grade_one=fake_grade)
     assert again.graded == ["pair01"]

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -200,10 +201,9 @@ def test_grader_commands_say_which_python_they_need(monkeypatch, capsys):
     assert "needs Python 99.0 or newer" in capsys.readouterr().err
 
 
-def test_config_type_errors_read_as_english(tmp_path, capsys):
-    course = tmp_path / "course.toml"
-    course.write_text((GOLDEN / "course.toml").read_text()
-                      + '\n[grading]\nmemory_mb = "lots"\n')
+def test_config_type_errors_read_as_english(tmp_path, capsys, write_course):
+    tables = tomllib.loads((GOLDEN / "course.toml").read_text(encoding="utf-8"))
+    course = write_course(tmp_path, **tables, grading={"memory_mb": "lots"})
     assert cli.main(["gradebook", "demo", "--course", str(course)]) == cli.EXIT_INPUT
     err = capsys.readouterr().err
     assert "grading.memory_mb = 'lots' should be a whole number" in err

@@ -125,7 +125,7 @@ def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook,
     result = grade(started_with(course, start), notebook)
     assert result.sandbox == start
     assert result.points == 0.0, [(q.grade_id, q.status, q.message) for q in result.questions]
-    assert result.status in (SubmissionStatus.GRADED, "timeout")
+    assert result.status in (SubmissionStatus.GRADED, SubmissionStatus.TIMEOUT)
     assert all(q.points == 0 for q in result.questions)
     text = json.dumps(result.to_dict())
     assert SECRET not in text  # nothing of the grader's environment reached the kernel

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -96,13 +97,13 @@ print(json.dumps({"peak_kb": int(peak[0]), "results": {
 """
 
 
-def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path]) -> dict:
-    course = tmp_path / f"{name}.toml"
-    course.write_text(
-        (ENGINE / "course.toml").read_text()
-        .replace("memory_mb = 1024", "memory_mb = 3072")  # the flood's own memory, not ours
-        .replace('roster = "../../../roster.csv"', f'roster = "{ROOT / "roster.csv"}"')
-        .replace('notebook = "source/', f'notebook = "{ENGINE}/source/'))
+def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path], write_course) -> dict:
+    tables = tomllib.loads((ENGINE / "course.toml").read_text(encoding="utf-8"))
+    tables["course"]["roster"] = ROOT / "roster.csv"
+    tables["grading"]["memory_mb"] = 3072  # the flood's own memory, not ours
+    for spec in tables["assignments"].values():
+        spec["notebook"] = ENGINE / spec["notebook"]
+    course = write_course(tmp_path, name=f"{name}.toml", **tables)
     folder = tmp_path / name
     folder.mkdir()
     for notebook in notebooks:
@@ -114,9 +115,11 @@ def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path]) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_the_flooding_submission_is_flagged_the_others_graded_the_grader_bounded(tmp_path):
-    alone = grade_in_a_grader(tmp_path, "alone", [ENGINE / "submissions" / "solution.ipynb"])
-    both = grade_in_a_grader(tmp_path, "both", [FLOOD, ENGINE / "submissions" / "solution.ipynb"])
+def test_the_flooding_submission_is_flagged_the_others_graded_the_grader_bounded(tmp_path,
+                                                                              write_course):
+    solution = ENGINE / "submissions" / "solution.ipynb"
+    alone = grade_in_a_grader(tmp_path, "alone", [solution], write_course)
+    both = grade_in_a_grader(tmp_path, "both", [FLOOD, solution], write_course)
     flood, solution = both["results"]["kernel_flood"], both["results"]["solution"]
     assert (solution["status"], solution["points"]) == ("graded", 4.0)
     assert alone["results"]["solution"]["points"] == 4.0

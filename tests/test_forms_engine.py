@@ -13,7 +13,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.engine import grade_submission
-from autograder.results import QuestionStatus
+from autograder.results import QuestionStatus, SubmissionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "tests" / "data" / "forms" / "hw1_features"
@@ -47,7 +47,7 @@ CARRY_NOTHING = sorted(n for n, e in EXPECTED.items()
 
 def test_the_complete_form_scores_full_marks(graded):
     result = graded("complete")
-    assert result.status == "graded"
+    assert result.status == SubmissionStatus.GRADED
     assert result.points == sum(q.max_points for q in result.questions if not q.manual)
 
 

@@ -79,9 +79,6 @@ def grade(tmp_path: Path, submissions: Path, **kw):
                            out=tmp_path / "results", workers=1, grade_one=fake_grade, **kw)
 
 
-ESCAPES = [Path("/tmp/autograder-intake-traversal.ipynb"),
-           Path("/tmp/autograder-intake-absolute.ipynb")]
-
 REASONS = {
     "file_and_folder": "is both a file and a folder in the archive",
     "traversal": "a path that climbs out of its folder (..)",
@@ -100,12 +97,20 @@ REASONS = {
 }
 
 
+def hostile_archive(name: str, folder: Path) -> tuple[Path, Path]:
+    """The archive of an attack, and where an absolute entry of it would land (the traversal's
+    is made here, aimed inside this test's own folder)."""
+    absolute = folder / "outside" / "absolute.ipynb"
+    if name == "traversal":
+        return make.traversal(folder / "archives" / "traversal.zip", absolute), absolute
+    return HOSTILE / f"{name}.zip", absolute
+
+
 @pytest.mark.parametrize("name", sorted(REASONS))
 def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothing_runs):
-    for path in ESCAPES:
-        path.unlink(missing_ok=True)
+    archive, absolute = hostile_archive(name, tmp_path)
     before = tree(tmp_path)
-    report = grade(tmp_path, HOSTILE / f"{name}.zip")
+    report = grade(tmp_path, archive)
     results = {r.submission_id: r for r in report.results}
     assert sorted(results) == [GOOD, BAD]
     # The batch completed; the valid one is graded.
@@ -118,8 +123,7 @@ def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothi
     assert {p for p in tree(tmp_path) - before if not p.startswith("results")} <= {
         "source", f"source/{HW}", f"source/{HW}/{NOTEBOOK}", "roster.csv", "course.toml"}
     assert not (tmp_path / "results" / HW / ".unpacked" / str(os.getpid())).exists()
-    assert not any(path.exists() for path in ESCAPES)
-    assert not (tmp_path.parent / "autograder-intake-traversal.ipynb").exists()
+    assert not absolute.exists() and not (tmp_path.parent / "traversal.ipynb").exists()
 
 
 def test_the_grade_command_lists_the_rejected_and_says_so_by_its_exit_code(tmp_path, capsys,
