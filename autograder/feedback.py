@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atomic import write_atomic
 from .config import Course
@@ -20,6 +21,9 @@ from .results import (
     SubmissionStatus,
 )
 from .titles import headings_above, question_titles
+
+if TYPE_CHECKING:
+    from .batch import BatchReport
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
 STUDENT_FLAGS = {
@@ -254,3 +258,22 @@ def remove_stale_pages(out: Path, keep: set[str], *,
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def write_batch_feedback(report: BatchReport, *, course: Course, results: Path, out: Path,
+                         shard: tuple[int, int] | None = None) -> tuple[list[Path], list[Path]]:
+    """(pages written, pages removed) for a batch's shard: a page per submission there is now,
+    with the marks given so far; a page of a submission that is gone is removed, unless the run
+    was cut short (then what is there is not known)."""
+    from .batch import in_shard
+    from .marks import collect_marks
+
+    current = set(report.graded) | set(report.skipped)
+    mine = [r for r in report.results if in_shard(r.submission_id, shard)
+            and (report.interrupted or r.submission_id in current)]
+    pages = write_feedback(mine, out=out, course=course, course_name=course.name,
+                           source_notebook=course.assignment(report.assignment).notebook,
+                           marks=collect_marks([results], report.assignment))
+    removed = [] if report.interrupted else remove_stale_pages(
+        out, current, mine=lambda sid: in_shard(sid, shard))
+    return pages, removed

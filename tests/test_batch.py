@@ -372,13 +372,13 @@ def test_the_eta_follows_the_submissions_really_graded():
 
 def test_a_line_per_submission_and_the_eta_in_a_terminal(tmp_path, capsys):
     from autograder.batch import BatchProgress
-    from autograder.cli import _progress
+    from autograder.terminal import ProgressDisplay
 
     result = SubmissionResult(assignment=HW, submission_id="[red]pair01",
                               status=SubmissionStatus.GRADED,
                               points=12, max_points=20)
     for rich in (True, False):
-        with _progress(HW, rich=rich) as show:
+        with ProgressDisplay(HW, rich=rich) as show:
             show(BatchProgress(3, 0, 0, 0, 2, to_grade=3))
             show(BatchProgress(3, 1, 0, 0, 2, result, to_grade=3, graded_now=1, elapsed_s=10))
         seen = capsys.readouterr()

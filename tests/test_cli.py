@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import __version__, cli, errors
+from autograder import __version__, cli, commands, errors
 from autograder.errors import (
     AuthoringError,
     AutograderError,
@@ -150,7 +150,7 @@ def test_a_bug_is_raised_not_swallowed(monkeypatch):
     def broken(args):
         raise ValueError("a bug in the grader")
 
-    monkeypatch.setattr(cli, "_run_gradebook", broken)
+    monkeypatch.setattr(commands, "run_gradebook", broken)
     with pytest.raises(ValueError, match="a bug in the grader"):
         cli.main(["gradebook", "hw1"])
 
