@@ -343,13 +343,12 @@ def validate_source(nb: nbformat.NotebookNode, path: Path | str) -> None:
         return
     if len(problems) == 1:
         only = problems[0]
-        error = AuthoringError(only.message, path=path, cell=only.cell, hint=only.hint)
-    else:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        error = AuthoringError(f"{len(problems)} authoring problems:\n{listing}", path=path,
-                               hint="fix them in the source notebook, then release again")
-    error.problems = problems  # for callers (and tests) that want them one by one
-    raise error
+        raise AuthoringError(only.message, path=path, cell=only.cell, hint=only.hint,
+                             problems=problems)
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise AuthoringError(f"{len(problems)} authoring problems:\n{listing}", path=path,
+                         hint="fix them in the source notebook, then release again",
+                         problems=problems)
 
 
 def expected_total(assignment: Assignment) -> float:

@@ -386,7 +386,7 @@ def _expand(snippet: str, t: Templates, namespace: dict, hashed: bool, salt: str
                 line = render(t.close, snippet=close, expected=expected, message=text)
                 probe = render(t.close, snippet=render(test["close"], snippet=PROBE),
                                expected=expected, message=text)
-        if line is None:
+        if line is None or probe is None:  # set together
             normal = render(t.normalize, snippet=test["test"])
             if hashed:
                 if t.hash is None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CodecError, NotComparable
+from .errors import CodecError as CodecError  # link and judge read it here too
+from .errors import NotComparable as NotComparable
 
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000  # containers, all levels together
@@ -183,10 +184,10 @@ class Handle:
     def _refuse(self, *args: Any) -> Any:
         raise NotComparable(self._type)
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
-    __hash__ = __bool__ = __array__ = _refuse  # type: ignore[assignment]
-    __float__ = __int__ = __index__ = __complex__ = _refuse  # type: ignore[assignment]
-    __reduce__ = __reduce_ex__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __bool__ = __array__ = _refuse
+    __float__ = __int__ = __index__ = __complex__ = _refuse
+    __reduce__ = __reduce_ex__ = __copy__ = __deepcopy__ = _refuse
 
     def __del__(self) -> None:
         link = self._link
@@ -208,10 +209,10 @@ class Handle:
         return tuple(judge_classes(self._class_mro[1:])) or (object,)
 
     def __instancecheck__(self, obj: Any) -> bool:
-        return self._remote().isinstance(self, obj)
+        return bool(self._remote().isinstance(self, obj))
 
     def __subclasscheck__(self, cls: Any) -> bool:
-        return self._remote().issubclass(self, cls)
+        return bool(self._remote().issubclass(self, cls))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in Handle.__slots__:
@@ -234,7 +235,8 @@ class Handle:
         return n
 
     def __iter__(self) -> Handle:
-        return self._remote().iter(self)
+        iterator: Handle = self._remote().iter(self)
+        return iterator
 
     def __next__(self) -> Any:
         buffer = self._buffer
@@ -263,7 +265,7 @@ class Raised:
         self.exc = exc
 
 
-def handle_buffer(handle: Handle, items: list, *, done: bool, chunk: int) -> None:
+def handle_buffer(handle: Handle, items: list[Any], *, done: bool, chunk: int) -> None:
     """Append fetched items to an iterator handle's buffer (the judge's link calls this)."""
     buffer = handle._buffer
     if buffer is None:
@@ -328,7 +330,7 @@ def _decode(node: Any, depth: int, budget: _Budget, link: Any) -> Any:
         pairs = node.get("v")
         if not isinstance(pairs, list):
             raise CodecError("bad dict")
-        result: dict = {}
+        result: dict[Any, Any] = {}
         for pair in pairs:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise CodecError("bad dict item")
@@ -373,14 +375,14 @@ def _mro(value: Any) -> list[list[str]]:
     return value
 
 
-def _text(node: dict, key: str, limit: int) -> str:
+def _text(node: dict[str, Any], key: str, limit: int) -> str:
     value = node.get(key)
     if not isinstance(value, str) or len(value) > limit:
         raise CodecError(f"bad field {key!r}")
     return value
 
 
-def _dtype(text: str) -> np.dtype:
+def _dtype(text: str) -> np.dtype[Any]:
     try:
         dtype = np.dtype(text)
     except TypeError:
@@ -391,7 +393,7 @@ def _dtype(text: str) -> np.dtype:
     return dtype
 
 
-def _array(node: dict, dtype: np.dtype, budget: _Budget) -> np.ndarray:
+def _array(node: dict[str, Any], dtype: np.dtype[Any], budget: _Budget) -> np.ndarray[Any, Any]:
     shape = node.get("shape")
     if not isinstance(shape, list) or len(shape) > 32 or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
@@ -410,7 +412,7 @@ def _array(node: dict, dtype: np.dtype, budget: _Budget) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _tensor(node: dict, budget: _Budget, *, inner: bool = False) -> Any:
+def _tensor(node: dict[str, Any], budget: _Budget, *, inner: bool = False) -> Any:
     import torch
 
     name = _text(node, "dtype", 16)
@@ -436,7 +438,7 @@ def _tensor(node: dict, budget: _Budget, *, inner: bool = False) -> Any:
     return tensor
 
 
-def encode_request(request: dict, *, ref_of: Any) -> str:
+def encode_request(request: dict[str, Any], *, ref_of: Any) -> str:
     """Pickle a judge request for the kernel (trusted → untrusted), kernel objects by reference.
 
     `ref_of(obj)` returns ("name", str) or ("handle", int) for proxies and handles, else None.

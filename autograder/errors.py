@@ -17,8 +17,9 @@ ValueError.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(eq=False)  # compared and hashed as the objects they are, as every exception
@@ -53,9 +54,12 @@ class ConfigError(AutograderError):
     """course.toml or roster.csv is wrong."""
 
 
+@dataclass(eq=False)
 class AuthoringError(AutograderError):
     """An instructor's source notebook breaks an authoring rule: no submission can be graded
     against it, so a batch stops rather than rejecting every submission in turn."""
+
+    problems: list[Any] = field(default_factory=list)  # authoring.Problem, one by one
 
 
 class SubmissionError(AutograderError):

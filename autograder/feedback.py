@@ -113,7 +113,7 @@ def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
     lines = [f"Automatic points: <b>{_pts(auto)} / {_pts(sum(q.max_points for q in tests))}</b>"]
     if written and (grade is None or grade.to_mark):
         lines.append("Written answers: graded by hand, not included yet")
-    elif written:
+    elif written and grade is not None:
         lines.append(f"Written answers (graded by hand): <b>{_pts(grade.manual)} / "
                      f"{_pts(sum(q.max_points for q in written))}</b>")
     if grade is None:
@@ -130,7 +130,7 @@ def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
 
 def _manual_cells(q, mark: Mark | None, e) -> tuple[str, str, str, str]:
     """(points, status class, status text, message) of a question marked by hand."""
-    if mark is not None and not mark.cleared:
+    if mark is not None and mark.points is not None:  # marked, not cleared
         status = (QuestionStatus.PASSED if mark.points >= q.max_points
                   else QuestionStatus.PARTIAL if mark.points else QuestionStatus.FAILED)
         return (f"{_pts(mark.points)} / {_pts(q.max_points)}", status, "marked by hand",
@@ -241,7 +241,7 @@ def remove_stale_pages(out: Path, keep: set[str], *,
     run (a shard removes only pages of its own shard), and the page carries this module's
     generator mark: a page someone else put in the folder stays.
     """
-    removed = []
+    removed: list[Path] = []
     folder = Path(out)
     if not folder.is_dir():
         return removed

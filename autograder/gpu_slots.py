@@ -81,6 +81,7 @@ def hold_gpu(plan: GpuPlan, *, index: int | None = None, lock_dir: Path | None =
         return
     slots = GpuSlots(sorted(gpus), plan.slots_per_gpu, lock_dir=lock_dir or SLOT_DIR)
     with slots.hold() as held:
+        assert held is not None  # slots over a GPU or more: None only where there is none
         yield kernel_gpu(gpus[held], dev)
 
 

@@ -126,7 +126,7 @@ def submission_grade(result: SubmissionResult, spec: Assignment, marks: dict[str
         if not q.manual:
             continue
         mark = marks.get(q.grade_id)
-        if mark is not None and not mark.cleared:
+        if mark is not None and mark.points is not None:  # marked, not cleared
             manual += min(max(mark.points, 0.0), q.max_points)
         elif q.status == QuestionStatus.NOT_ATTEMPTED:
             no_response.append(q.grade_id)

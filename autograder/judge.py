@@ -16,7 +16,9 @@ import re
 import sys
 import traceback
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import codec
 from .errors import (
@@ -34,7 +36,7 @@ from .notebook import BEGIN_HIDDEN, END_HIDDEN
 from .results import CheckResult, QuestionResult, QuestionStatus
 
 __all__ = ["MAX_VALUE_BYTES", "KernelBudget", "KernelGone", "KernelLink", "KernelTimeout",
-           "NotAttempted", "StaleObject", "StudentError"]
+           "NoGPU", "NotAttempted", "StaleObject", "StudentError"]
 
 OUTPUT_CHARS = 4000  # printed by one test cell and kept, visible and hidden parts each
 VISIBLE_MESSAGE = 500  # a failed visible assertion's text, at most
@@ -187,9 +189,9 @@ def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
     else:
         status = QuestionStatus.FAILED
     if not message:
-        failed = [c for c in checks if c.status == QuestionStatus.FAILED]
-        message = failed[0].message if failed else ""
-        detail = detail or (failed[0].detail if failed else "")
+        first = next((c for c in checks if c.status == QuestionStatus.FAILED), None)
+        message = first.message if first else ""
+        detail = detail or (first.detail if first else "")
     return QuestionResult(grade_id=grade_id, points=round(earned, 4), max_points=points,
                           status=status, message=message, checks=checks, detail=detail,
                           output=run.output, hidden_output=run.hidden_output)
@@ -218,7 +220,8 @@ class _Check:
     def __enter__(self) -> CheckRecord:
         return self.record
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: types.TracebackType | None) -> bool:
         record = self.record
         if record.needs_gpu and not self.gpu:
             record.status, record.message = QuestionStatus.NOT_GRADED, NO_GPU_MESSAGE
@@ -315,7 +318,7 @@ class StudentNames:
     as they would in nbgrader where the test runs in the kernel: nbgrader's "does not use
     `squares`" idiom deletes it, calls the function, and puts it back."""
 
-    def __init__(self, namespace: dict, link: KernelLink | None, names: frozenset[str]):
+    def __init__(self, namespace: dict[str, Any], link: KernelLink | None, names: frozenset[str]):
         self.namespace, self.link, self.names = namespace, link, names
 
     def delete(self, name: str) -> None:
@@ -366,7 +369,7 @@ class _SyncStudentNames(ast.NodeTransformer):
                 out.append(ast.copy_location(ast.Delete([target]), node))
         return out
 
-    def _assignment(self, node: ast.stmt, targets: list[ast.AST]) -> list[ast.stmt]:
+    def _assignment(self, node: ast.stmt, targets: Sequence[ast.AST]) -> list[ast.stmt]:
         self.generic_visit(node)
         names = [n for t in targets for n in self._bound(t)]
         return [node] + [self._call("assigned", n, node) for n in dict.fromkeys(names)]
@@ -393,7 +396,7 @@ def compile_cell(code: str, filename: str, *,
     return compile(tree, filename, "exec")
 
 
-def run_in_judge(code: str, filename: str, namespace: dict, *, run: CellRun,
+def run_in_judge(code: str, filename: str, namespace: dict[str, Any], *, run: CellRun,
                  student_names: frozenset[str] = frozenset(),
                  link: KernelLink | None = None) -> CellRun:
     """Run one test cell's full source (visible + hidden) in the judge.
@@ -416,7 +419,8 @@ def run_in_judge(code: str, filename: str, namespace: dict, *, run: CellRun,
     return run
 
 
-def bind_student_names(namespace: dict, link: KernelLink, names: set[str] | frozenset[str]) -> None:
+def bind_student_names(namespace: dict[str, Any], link: KernelLink,
+                       names: set[str] | frozenset[str]) -> None:
     """Bind each student name to its value in the kernel: plain data as a copy, anything else as
     a handle to that very object (so `orig = f; del f` keeps `orig`); a missing name is unbound."""
     if not names:

@@ -16,6 +16,7 @@ import select
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.connect import write_connection_file
 from jupyter_client.session import Session
@@ -68,13 +69,13 @@ class Kernel:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> None:
         if self.over_budget:
             raise KernelStartError(self._budget_message())
-        conn: dict = {}
+        conn: dict[str, Any] = {}
 
         def command(ipc_dir: Path, uid: int) -> list[str]:
             fname, info = write_connection_file(fname=str(ipc_dir / "kernel.json"),
@@ -110,7 +111,7 @@ class Kernel:
                 self.close()
                 raise KernelStartError(f"the grader's agent did not load: {result.evalue}")
 
-    def _connect(self, info: dict, deadline: float) -> None:
+    def _connect(self, info: dict[str, Any], deadline: float) -> None:
         self.session = Session(key=str(info.get("key", "")).encode(),
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="grader")
@@ -187,10 +188,12 @@ class Kernel:
                 "it was stopped and not restarted")
 
     # the wire --------------------------------------------------------------------------
-    def _send(self, channel: str, kind: str, content: dict) -> str:
+    def _send(self, channel: str, kind: str, content: dict[str, Any]) -> str:
+        if self.session is None or channel not in self.channels:
+            raise wire.WireError(0, "the kernel is not connected")
         msg = self.session.msg(kind, content)
         self.channels[channel].send(self.session.serialize(msg))
-        return msg["header"]["msg_id"]
+        return str(msg["header"]["msg_id"])
 
     def _receive(self, timeout: float) -> list[tuple[str, wire.Message | wire.Dropped]]:
         """What arrived on any channel within `timeout`; raises OverBudget past the budget."""

@@ -109,7 +109,7 @@ class KernelLink:
             return obj._ref()
         return None
 
-    def request(self, request: dict, *, what: str = "", label: str | None = None,
+    def request(self, request: dict[str, Any], *, what: str = "", label: str | None = None,
                 raw: bool = False) -> Any:
         self.requests += 1
         if self.requests > self.max_requests:
@@ -163,7 +163,7 @@ class KernelLink:
         return answers[-1].get("value")
 
     # exceptions --------------------------------------------------------------------------
-    def exception_class(self, mro: list) -> type[Exception]:
+    def exception_class(self, mro: list[list[str]]) -> type[Exception]:
         """One judge class per kernel exception class for this submission: the class a test
         names (`pytest.raises(ShapeError)`) is the class of what the kernel raises later."""
         key = repr(mro)
@@ -174,7 +174,7 @@ class KernelLink:
                 self._exception_classes[key] = cls
         return cls
 
-    def exception(self, payload: dict, what: str) -> Exception:
+    def exception(self, payload: dict[str, Any], what: str) -> Exception:
         """The kernel's exception, rebuilt in the judge from its names and text (never unpickled)."""
         message = payload.get("message")
         message = message[:2000] if isinstance(message, str) else ""
@@ -203,13 +203,13 @@ class KernelLink:
             text = "[text withheld: it holds hidden test code]"
         tb = payload.get("traceback")
         # Read by judge.explain: where the student's code raised, and what a student may see.
-        exc.autograder_where = what or "your code"
-        exc.autograder_text = text
-        exc.autograder_traceback = tb[-4000:] if isinstance(tb, str) else ""
+        exc.autograder_where = what or "your code"  # type: ignore[attr-defined]
+        exc.autograder_text = text  # type: ignore[attr-defined]
+        exc.autograder_traceback = tb[-4000:] if isinstance(tb, str) else ""  # type: ignore[attr-defined]
         return exc
 
     # operations on kernel objects --------------------------------------------------------------
-    def call(self, target: codec.Handle, args: tuple, kwargs: dict) -> Any:
+    def call(self, target: codec.Handle, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self.request({"op": "call", "target": target, "args": args, "kwargs": kwargs},
                             what=target._label or "a kernel object",
                             label=f"{target._label}(...)")
@@ -245,7 +245,8 @@ class KernelLink:
                               what=what, raw=True)
         self._take(iterator, answer, chunk=iterator._chunk, what=what)
 
-    def _take(self, iterator: codec.Handle, answer: dict, *, chunk: int, what: str) -> None:
+    def _take(self, iterator: codec.Handle, answer: dict[str, Any], *, chunk: int,
+              what: str) -> None:
         items = answer.get("v")
         if answer.get("t") != "items" or not isinstance(items, list) or len(items) > MAX_CHUNK:
             raise codec.CodecError(f"unexpected answer to {what}")
@@ -296,7 +297,7 @@ class KernelLink:
         self.request({"op": "delete", "name": name}, what=f"del {name}")
 
     # scenarios and files --------------------------------------------------------------------
-    def run(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not inspect.isfunction(fn):
             raise TypeError("in_kernel() takes a function defined in the test cell")
         source = inspect.getsource(fn)

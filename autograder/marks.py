@@ -62,10 +62,10 @@ def when(mark: Mark) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def later(a: Mark | None, b: Mark | None) -> Mark | None:
+def later(a: Mark | None, b: Mark) -> Mark:
     """The mark that wins: the later one (on a tie, `b`, the one being entered)."""
-    if a is None or b is None:
-        return b if a is None else a
+    if a is None:
+        return b
     return a if when(a) > when(b) else b
 
 
@@ -284,7 +284,7 @@ def decide_sheet_marks(cells: list[TypedCell], *, written: dict[tuple[str, str],
             refuse("mark_unknown_question",
                    f"a mark typed for {question}, which submission {sid} does not have")
             continue
-        values = []
+        values: list[Any] = []
         for c in edits:
             if not any(_same(c.value, v) for v in values):
                 values.append(c.value)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .agent import RESULT_MIME
 from .strenum import StrEnum
@@ -53,7 +55,7 @@ class Execution:
     ename: str = ""
     evalue: str = ""
     traceback: str = ""
-    payloads: list = field(default_factory=list)
+    payloads: list[Any] = field(default_factory=list)  # JSON values, as sent
     seconds: float = 0.0
     dropped: int = 0  # messages over budget, thrown away unread
     output_chars: int = 0  # text seen, kept or not
@@ -72,11 +74,11 @@ class Incoming:
 
     kind: str
     parent: str
-    content: dict
+    content: dict[str, Any]
     size: int
 
 
-def parse(frames: list, budget: Budget) -> Incoming | str:
+def parse(frames: Sequence[bytes | bytearray], budget: Budget) -> Incoming | str:
     """A Jupyter message from its frames, or why it was not parsed (a one-line reason).
 
     [routing ids..., <IDS|MSG>, signature, header, parent header, metadata, content, buffers...].
@@ -104,7 +106,7 @@ def parse(frames: list, budget: Budget) -> Incoming | str:
     return Incoming(str(header.get("msg_type", "")), str(parent.get("msg_id", "")), content, size)
 
 
-def _too_heavy(content, budget: Budget) -> str:
+def _too_heavy(content: bytes | bytearray, budget: Budget) -> str:
     """Refuse before parsing what would cost more memory parsed than the budget allows."""
     if len(content) > budget.text_bytes and not content.isascii():
         return f"a message of {len(content) >> 20} MB that is not plain ASCII"

@@ -190,7 +190,9 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path | str) -> None:
 
 def split_hidden(source: str) -> tuple[str, str]:
     """(visible part, hidden part) of a test cell's source."""
-    visible, hidden, inside = [], [], False
+    visible: list[str] = []
+    hidden: list[str] = []
+    inside = False
     for line in source.splitlines():
         stripped = line.strip()
         if stripped == BEGIN_HIDDEN:

@@ -290,10 +290,10 @@ class _Matching:
         after: dict[int | None, list[RebuiltCell]] = {}
         at: int | None = None
         for c in self.sub:
-            s = self.owner.get(c.index)
-            if s is not None and self.src[s].role is not Role.FREE:
-                at = s
-            elif s is None and c.cell_type == "code":
+            owner = self.owner.get(c.index)
+            if owner is not None and self.src[owner].role is not Role.FREE:
+                at = owner
+            elif owner is None and c.cell_type == "code":
                 after.setdefault(at, []).append(
                     RebuiltCell(Role.FREE, c.source, None, c.index, None, 0.0, True, "code"))
         out = list(after.get(None, []))

@@ -109,7 +109,7 @@ class SubmissionResult:
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"result schema {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
         data = dict(data)
-        data["status"] = SubmissionStatus(data.get("status"))
+        data["status"] = SubmissionStatus(data.get("status", ""))
         data["flags"] = [Flag(**f) for f in data.get("flags", [])]
         data["questions"] = [
             QuestionResult(**{**q, "status": QuestionStatus(q.get("status")), "checks": [

@@ -172,7 +172,8 @@ def task_region(placed: dict[int, int], n_cells: int, task_index: int) -> list[i
     copies = sorted(j for j, s in placed.items() if s == task_index)
     if not copies:
         return None
-    region, j = [], copies[0] + 1
+    region: list[int] = []
+    j = copies[0] + 1
     while j < n_cells and j not in placed and len(region) < TASK_CELLS:
         region.append(j)
         j += 1

@@ -156,7 +156,8 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
             return _local(self.headers.get("Host", ""))
 
         def _same(self, given: str | None) -> bool:
-            return bool(given) and hmac.compare_digest(given.encode(), server.token.encode())
+            return given is not None and given != "" \
+                and hmac.compare_digest(given.encode(), server.token.encode())
 
         def _header_token(self) -> str | None:
             value = self.headers.get("Authorization", "")

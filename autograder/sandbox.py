@@ -25,9 +25,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from . import orphans, starts
 from .cage import HOME, Cage, bwrap_argv, kernel_env
@@ -38,8 +39,9 @@ from .errors import NoFreeUid, SandboxUnavailable
 __all__ = ["FULL", "HOME", "STARTS", "SandboxProcess", "UidLease", "sandbox_level", "start"]
 
 FULL = KERNEL_STARTS  # the starts that build a cage
-STARTS = {KernelStart.TEMPLATE: starts.from_template, KernelStart.BWRAP: starts.with_bwrap,
-          KernelStart.NONE: starts.uncaged}
+STARTS: dict[KernelStart, Callable[[Cage, contextlib.ExitStack], starts.Watched]] = {
+    KernelStart.TEMPLATE: starts.from_template, KernelStart.BWRAP: starts.with_bwrap,
+    KernelStart.NONE: starts.uncaged}
 FIRST_UID = 61000  # one uid per concurrent sandbox, so RLIMIT_NPROC counts this sandbox alone
 UID_SLOTS = 512
 PROBE_UID = FIRST_UID + UID_SLOTS  # runs only the capability probes, for an instant
@@ -126,7 +128,7 @@ class UidLease:
     """
 
     uid: int
-    _fh: object = field(repr=False, default=None)
+    _fh: IO[str] | None = field(repr=False, default=None)
 
     @classmethod
     def acquire(cls) -> UidLease:
@@ -147,12 +149,12 @@ class UidLease:
     def __enter__(self) -> UidLease:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
     def release(self) -> None:
         if self._fh is not None:
-            self._fh.close()  # type: ignore[attr-defined]
+            self._fh.close()
             self._fh = None
 
 
@@ -160,7 +162,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 @contextlib.contextmanager
-def exchange_mount(path: Path, *, uid: int, size_mb: int = EXCHANGE_MB):
+def exchange_mount(path: Path, *, uid: int, size_mb: int = EXCHANGE_MB) -> Iterator[Path]:
     """A sized tmpfs on the folder the kernel shares with the grader (sockets, big requests).
 
     The kernel must be able to write there (its sockets), and the folder lives on the host: without
@@ -182,7 +184,7 @@ class SandboxProcess:
     """One started sandbox: the process, its cgroup, its private folders. Close it always."""
 
     level: KernelStart
-    process: object  # subprocess.Popen or starts.ForkedProcess
+    process: starts.Watched  # a Popen or a starts.ForkedProcess
     ipc_dir: Path
     cgroup: Cgroup | None
     uid: int
@@ -191,7 +193,7 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def alive(self) -> bool:

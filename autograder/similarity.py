@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from nbformat import NotebookNode
 
@@ -118,7 +119,8 @@ def gradebook_similarity(report: SimilarityReport | None, *,
     flagged submission. Pure: nothing here changes a grade."""
     if report is None:
         return [], {}
-    rows, flags = [], {}
+    rows: list[dict[str, Any]] = []
+    flags: dict[str, list[Flag]] = {}
     hashes = content_hashes or {}
     for rank, p in enumerate(report.pairs, start=1):
         cells = ", ".join(p.matched_cells(report.threshold)) or "-"
@@ -157,7 +159,7 @@ class _Code:
     content_hash: str
     team: list[str]
     cells: list[OwnCell]
-    prints: Prints | None = None
+    prints: Prints
 
 
 _WORKER: dict = {}
@@ -246,11 +248,11 @@ def similarity_report(*, course: Course, assignment: str, submissions: Path,
         readable = [s for s in found if s.notebook is not None and s.content_hash]
         skipped = {s.submission_id: s.problem or "no notebook" for s in found
                    if s not in readable}
-        read = _read_all([s.notebook for s in readable], source, units,
+        read = _read_all([s.notebook for s in readable if s.notebook is not None], source, units,
                          workers or min(2, os.cpu_count() or 1))
     codes = []
     for s, (cells, prints, problem) in zip(readable, read, strict=True):
-        if cells is None:
+        if cells is None or prints is None:  # read together, or neither
             skipped[s.submission_id] = problem
             continue
         team = (recorded.get(s.submission_id) or list(s.team)

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -311,7 +312,7 @@ def _unpack_top(archive: Path, into: Path) -> list[_Entry]:
 
 def _submission(entry: _Entry, sid: str, expected: str, times: Times | None,
                 nested: Path) -> Submission:
-    base = {"submission_id": sid, "name": entry.name}
+    base: dict[str, Any] = {"submission_id": sid, "name": entry.name}
     listed = times.lookup(entry.name, sid) if times else (False, None)
 
     def rejected(source: str, problem: str, hint: str = "", *, team=(), digest="",
@@ -364,8 +365,8 @@ def _submission(entry: _Entry, sid: str, expected: str, times: Times | None,
     moodle = moodle_name(entry.name)
     shown = {}
     for item in notebooks:
-        inner = moodle_name(item[0]) if moodle and "/" not in item[0] else None
-        shown[inner.rest if inner else item[0]] = item  # compare the names students gave
+        named = moodle_name(item[0]) if moodle and "/" not in item[0] else None
+        shown[named.rest if named else item[0]] = item  # compare the names students gave
     chosen_name, problem, hint = pick_notebook(sorted(shown), expected)
     if chosen_name is None:
         return rejected(entry.name, problem, hint)

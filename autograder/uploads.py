@@ -95,7 +95,8 @@ def read_capped(fd: int, limit: int, *, what: str) -> bytes:
     if size > limit:
         raise UploadRefused(f"{what} is larger than {limit // MIB} MB ({size // MIB} MB)",
                             "clear the outputs (Edit > Clear all outputs) and save again")
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = os.read(fd, min(MIB, limit + 1 - total))
         if not chunk:

@@ -216,7 +216,10 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
     in for `autograder.engine.grade_submission` (tests).
     """
     if grader is None:
-        from .engine import grade_submission as grader
+        from .engine import grade_submission
+
+        grader = grade_submission
+    grade_one: Grader = grader
     folder = mutants_dir or course.root / "tests" / "data" / "mutants" / assignment
     report = ValidationReport(assignment)
 
@@ -226,8 +229,8 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
             on_row(row)
 
     def grade(path: Path, submission_id: str) -> SubmissionResult:
-        return grader(path, course=course, assignment=assignment, submission_id=submission_id,
-                      require_sandbox=require_sandbox)
+        return grade_one(path, course=course, assignment=assignment, submission_id=submission_id,
+                         require_sandbox=require_sandbox)
 
     mutants = find_mutants(folder) if folder.is_dir() else []
     if not mutants:

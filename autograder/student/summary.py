@@ -136,34 +136,35 @@ def definitions(nb: NotebookNode) -> dict[str, int]:
 def question_row(nb: NotebookNode, test: TestCell, outcomes: Mapping[int, Outcome], *,
                  live: bool = False, defined: Mapping[str, int] | None = None) -> QuestionRow:
     outcome = outcomes.get(test.index, Outcome(ran=False))
-    row = dict(grade_id=test.grade_id, cell=test.index + 1, points=test.points)
+
+    def row(status: RowStatus, message: str = "") -> QuestionRow:
+        return QuestionRow(test.grade_id, status, message, test.index + 1, test.points)
+
     if outcome.timed_out:
-        return QuestionRow(status=RowStatus.TIMEOUT, message="the cell ran out of time", **row)
+        return row(RowStatus.TIMEOUT, "the cell ran out of time")
     if not outcome.ran:
-        return QuestionRow(status=RowStatus.NOT_RUN, message="not run: the kernel stopped earlier",
-                           **row)
+        return row(RowStatus.NOT_RUN, "not run: the kernel stopped earlier")
     if outcome.error is None:
-        return QuestionRow(status=RowStatus.PASSED, **row)
+        return row(RowStatus.PASSED)
     ename, evalue = outcome.error
     stubs = [i for i in test.block if STUB in nb.cells[i].get("source", "")
              and nb.cells[i].get("cell_type") == "code"]
     if ename == "NotImplementedError" or stubs:
         where = f"cell {stubs[0] + 1}" if stubs else "the answer"
-        return QuestionRow(status=RowStatus.NOT_ATTEMPTED,
-                           message=f"{where} still raises NotImplementedError", **row)
+        return row(RowStatus.NOT_ATTEMPTED, f"{where} still raises NotImplementedError")
     message = _message(ename, evalue)
     name = undefined_name(outcome.error)
     defined = definitions(nb) if defined is None else defined
     home = defined.get(name) if name else None
     if name and home is None:
-        return QuestionRow(status=RowStatus.FAILED, message=f"{message}: no cell of this notebook "
-                           f"defines {name!r} (renamed?)", **row)
+        return row(RowStatus.FAILED, f"{message}: no cell of this notebook defines {name!r} "
+                                     "(renamed?)")
     if name and home is not None and home > test.index:
-        return QuestionRow(status=RowStatus.FAILED, message=f"{message}: cell {home + 1} defines "
-                           f"it, after this test: move it above", **row)
+        return row(RowStatus.FAILED, f"{message}: cell {home + 1} defines it, after this test: "
+                                     "move it above")
     if name and home is not None and live:
-        return QuestionRow(status=RowStatus.RUN_FIRST, message=f"{name!r} is not defined in this "
-                           f"kernel yet (cell {home + 1} defines it)", **row)
+        return row(RowStatus.RUN_FIRST, f"{name!r} is not defined in this kernel yet "
+                                        f"(cell {home + 1} defines it)")
     broken = [i for i in test.block if outcomes.get(i, Outcome()).error is not None]
     if home is not None and home not in test.block and outcomes.get(home, Outcome()).error:
         broken.insert(0, home)  # the cell that should have defined the name failed
@@ -172,7 +173,7 @@ def question_row(nb: NotebookNode, test: TestCell, outcomes: Mapping[int, Outcom
         why = "ran out of time" if first.timed_out else f"failed: {first.error[0]}"  # type: ignore[index]
         where = " above" if broken[0] in test.block else f", which defines {name!r},"
         message += f" (cell {broken[0] + 1}{where} {why})"
-    return QuestionRow(status=RowStatus.FAILED, message=message, **row)
+    return row(RowStatus.FAILED, message)
 
 
 def summarise(nb: NotebookNode, outcomes: Mapping[int, Outcome], *, notebook: str,
