@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from .atomic import atomic_open
 from .errors import ConfigError, UploadRefused
+from .results import SubmissionStatus
 from .uploads import read_upload
 
 # `<Full Name>_<participant>_assignsubmission_<plugin>_`: a folder ("download submissions in
@@ -294,7 +295,7 @@ def gradebook_mark(row: dict, assignment: str, points: float) -> Mark | None:
     days`, `<hw> penalty`) gives a student: only a graded submission gives one; no submission,
     rejected, error give none, so Moodle keeps what it has."""
     grade = row.get(f"{assignment} grade")
-    if row.get(f"{assignment} status") != "graded" or grade is None:
+    if row.get(f"{assignment} status") != SubmissionStatus.GRADED or grade is None:
         return None
     comment = f"{grade:g}/{points:g}"
     late = row.get(f"{assignment} late days") or 0

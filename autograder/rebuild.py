@@ -28,11 +28,17 @@ from .notebook import (
     strip_magics,
 )
 from .results import Flag
+from .strenum import StrEnum
 
-MATCHED_BY_ID = "matched_by_id"
-MATCHED_BY_ANCHOR = "matched_by_anchor"
-MATCHED_BY_NAMES = "matched_by_names"
-MISSING = "missing"
+
+class Match(StrEnum):
+    """How an answer of the source was found in a submission, or that it was not."""
+
+    BY_ID = "matched_by_id"  # its grade_id
+    BY_ANCHOR = "matched_by_anchor"  # the instructor's cells around it
+    BY_NAMES = "matched_by_names"  # the names it defines, anywhere in the notebook
+    MISSING = "missing"
+
 
 # What nbgrader's ClearSolutions writes in place of a solution (its defaults for Python).
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -63,7 +69,7 @@ class Rebuilt:
     cells: list[RebuiltCell]
     team: list[str] | None  # None: no team cell; []: the release's placeholders still there
     flags: list[Flag] = field(default_factory=list)
-    matches: dict[str, str] = field(default_factory=dict)  # answer grade_id -> MATCHED_BY_*/MISSING
+    matches: dict[str, Match] = field(default_factory=dict)  # by answer grade_id
     # submission cell -> the source cell it stands for (0-based); the pair's own cells are absent
     placed: dict[int, int] = field(default_factory=dict)
 
@@ -128,7 +134,7 @@ class _Matching:
         self.src, self.sub = src, sub
         self.owner: dict[int, int] = {}  # submission cell -> the source cell it stands for
         self.found: dict[int, int] = {}  # source answer or team cell -> the submission cell that runs
-        self.how: dict[int, str] = {}  # source answer -> MATCHED_BY_*
+        self.how: dict[int, Match] = {}  # source answer -> how it was found
         self.copies: dict[int, list[int]] = {}  # source instructor cell -> its submission copies
         self.by_content: set[int] = set()  # source cells found without their grade_id
         self.flags: list[Flag] = []
@@ -163,13 +169,13 @@ class _Matching:
             if by_content:
                 self.by_content.add(s.index)
 
-    def take_answer(self, a: Cell, cells: list[Cell], how: str) -> None:
+    def take_answer(self, a: Cell, cells: list[Cell], how: Match) -> None:
         # A copy kept "to be safe" is usually the stub: prefer the last cell that holds work.
         chosen = ([c for c in cells if _attempted(a, c.source)] or cells)[-1]
         for c in cells:
             self.owner[c.index] = a.index  # the other copies do not run
         self.found[a.index], self.how[a.index] = chosen.index, how
-        if how != MATCHED_BY_ID:
+        if how != Match.BY_ID:
             self.by_content.add(a.index)
         if len(cells) > 1:
             numbers = ", ".join(str(c.number) for c in cells)
@@ -184,7 +190,7 @@ class _Matching:
                 hits.setdefault(ids[c.grade_id].index, []).append(c)
         for s, cells in hits.items():
             if self.src[s].role in ANSWERS:
-                self.take_answer(self.src[s], cells, MATCHED_BY_ID)
+                self.take_answer(self.src[s], cells, Match.BY_ID)
             else:
                 for c in cells:
                     self.take_copy(self.src[s], c, by_content=False)
@@ -215,7 +221,7 @@ class _Matching:
                 lo, hi = (-1, len(self.sub)) if anywhere else self.window(a.index)
                 hits = [c for c in self.free("code", lo, hi) if names & self.binds(c)]
                 if hits:
-                    self.take_answer(a, hits, MATCHED_BY_NAMES if anywhere else MATCHED_BY_ANCHOR)
+                    self.take_answer(a, hits, Match.BY_NAMES if anywhere else Match.BY_ANCHOR)
 
     def edited_instructor_cells(self) -> None:
         """Instructor cells edited without their metadata, found by likeness near their place."""
@@ -242,7 +248,7 @@ class _Matching:
                           and b.cell_type == a.cell_type and self.window(b.index) == where]
                 cells = [c for c in self.free(a.cell_type, *where) if _text(c.cell_type, c.source)]
                 if len(rivals) == 1 and len(cells) == 1:
-                    self.take_answer(a, cells, MATCHED_BY_ANCHOR)
+                    self.take_answer(a, cells, Match.BY_ANCHOR)
 
     def team(self) -> list[str] | None:
         home = next((s for s in self.src if s.role is Role.TEAM), None)
@@ -272,7 +278,7 @@ class _Matching:
                     if _text("code", self.sub[j].source) != want:
                         self.flag("cells_changed", f"{_label(s)} was edited (cell {j + 1} of the "
                                   "submission); the source version runs")
-            elif s.index in self.how and self.how[s.index] != MATCHED_BY_ANCHOR:
+            elif s.index in self.how and self.how[s.index] != Match.BY_ANCHOR:
                 lo, hi = self.window(s.index)
                 j = self.found[s.index]
                 if not lo < j < hi:
@@ -355,7 +361,7 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
     m.edited_instructor_cells()
     m.lone_answers()
     m.check()
-    matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, MISSING)
+    matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, Match.MISSING)
                for a in src if a.role in ANSWERS}
     return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches,
                    placed=dict(m.owner))
