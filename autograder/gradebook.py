@@ -25,7 +25,7 @@ from .marks import (
     results_root,
     store_marks,
 )
-from .results import QuestionStatus, SubmissionResult, SubmissionStatus, read_result
+from .results import QuestionStatus, SubmissionResult, SubmissionStatus, collect_results
 from .roster import Roster, Student, apply_team_checks, check_teams, load_roster
 from .spreadsheet import (
     COUNT,
@@ -71,31 +71,6 @@ class Gradebook:
     labels: dict[str, str] = field(default_factory=dict)  # column key → header in the sheet
     marks_taken: int = 0  # marks typed into the earlier grades.xlsx, stored by this run
     similarity: list[dict[str, Any]] = field(default_factory=list)  # pairs of `similarity`
-
-
-# ---------------------------------------------------------------- reading results
-
-def collect_results(folders: list[Path], assignment: str) -> list[SubmissionResult]:
-    """This assignment's results from any set of result folders (shards), one per submission.
-
-    A folder may be a results root (holding `<assignment>/`) or an assignment's folder itself.
-    Where shards overlap, the most recently graded result wins.
-    """
-    best: dict[str, SubmissionResult] = {}
-    for folder in folders:
-        folder = Path(folder)
-        where = folder / assignment if (folder / assignment).is_dir() else folder
-        for path in sorted(where.glob("*.json")):
-            try:
-                result = read_result(path)
-            except (OSError, ValueError, TypeError, KeyError):
-                continue
-            if result.assignment != assignment:
-                continue
-            old = best.get(result.submission_id)
-            if old is None or result.graded_at > old.graded_at:
-                best[result.submission_id] = result
-    return [best[k] for k in sorted(best)]
 
 
 # ---------------------------------------------------------------- deciding (pure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,26 @@ def write_result(result: SubmissionResult, path: Path) -> None:
 
 def read_result(path: Path) -> SubmissionResult:
     return SubmissionResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def collect_results(folders: Iterable[Path], assignment: str) -> list[SubmissionResult]:
+    """This assignment's results from any set of result folders (shards), one per submission.
+
+    A folder may be a results root (holding `<assignment>/`) or an assignment's folder itself.
+    Where shards overlap, the most recently graded result wins.
+    """
+    best: dict[str, SubmissionResult] = {}
+    for folder in folders:
+        folder = Path(folder)
+        where = folder / assignment if (folder / assignment).is_dir() else folder
+        for path in sorted(where.glob("*.json")):
+            try:
+                result = read_result(path)
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+            if result.assignment != assignment:
+                continue
+            old = best.get(result.submission_id)
+            if old is None or result.graded_at > old.graded_at:
+                best[result.submission_id] = result
+    return [best[k] for k in sorted(best)]

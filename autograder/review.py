@@ -30,11 +30,10 @@ from . import answer_html
 from .atomic import write_atomic
 from .config import Course
 from .errors import AutograderError, ConfigError, SubmissionError, UploadRefused
-from .gradebook import collect_results
 from .marks import Mark, collect_marks, marks_folder, results_root
 from .notebook import Role, cells_of, read_notebook
 from .rebuild import rebuild
-from .results import QuestionStatus, SubmissionResult
+from .results import QuestionStatus, SubmissionResult, collect_results
 from .roster import load_roster
 from .titles import headings_above, question_titles
 from .uploads import MAX_FILE_MB, read_upload

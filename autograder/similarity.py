@@ -26,7 +26,7 @@ from .errors import ConfigError, SubmissionError
 from .notebook import read_notebook
 from .own_code import Handout, OwnCell, Prints, fingerprint, own_cells, units_of
 from .pair_scores import matching_regions, score_pairs
-from .results import Flag
+from .results import Flag, collect_results
 from .roster import Roster, ids_in_name, load_roster
 
 SCHEMA_VERSION = 1
@@ -196,20 +196,8 @@ def _read_all(paths: list[Path], source: NotebookNode, units: list[str],
 
 def _teams(folders: list[Path], assignment: str) -> dict[str, list[str]]:
     """Teams as grading recorded them (the notebook's team cell), by submission id."""
-    from .results import read_result
-
-    teams: dict[str, list[str]] = {}
-    for folder in folders:
-        folder = Path(folder)
-        where = folder / assignment if (folder / assignment).is_dir() else folder
-        for path in sorted(where.glob("*.json")):
-            try:
-                result = read_result(path)
-            except (OSError, ValueError, TypeError, KeyError):
-                continue
-            if result.assignment == assignment and result.team:
-                teams[result.submission_id] = list(result.team)
-    return teams
+    return {r.submission_id: list(r.team) for r in collect_results(folders, assignment)
+            if r.team}
 
 
 def _names(team: list[str], roster: Roster | None) -> list[str]:

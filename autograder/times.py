@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigError, UploadRefused
+from .errors import ConfigError
 from .moodle import looks_like_worksheet, moodle_name, read_worksheet
 from .strenum import StrEnum
-from .uploads import read_upload
+from .uploads import read_csv_text
 
 
 class TimeSource(StrEnum):
@@ -78,23 +78,11 @@ class Times:
         return False, None
 
 
-def _text(path: Path) -> str:
-    try:
-        raw = read_upload(path, limit_mb=MAX_TIMES_MB).data
-    except (OSError, UploadRefused) as exc:
-        raise ConfigError(f"cannot read the file of times: {getattr(exc, 'reason', None) or exc}",
-                          path=path) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", path=path, hint="save it as 'CSV UTF-8'") from None
-
-
 def read_times(path: Path, *, timezone_name: str) -> Times:
     """Read a manifest, a Moodle grading worksheet or a GitHub Classroom grades CSV, told apart
     by their columns."""
     path = Path(path)
-    text = _text(path)
+    text = read_csv_text(path, what="the file of times", limit_mb=MAX_TIMES_MB)[0]
     first = text.split("\n", 1)[0]
     header = next(csv.reader([first], delimiter=max((",", ";", "\t"), key=first.count)), [])
     names = [h.strip().lower() for h in header]

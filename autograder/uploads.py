@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import UploadRefused
+from .errors import ConfigError, UploadRefused
 
 MIB = 1024 * 1024
 MAX_FILE_MB = 50  # one notebook with its outputs; beyond that it is a mistake or an attack
@@ -116,6 +116,22 @@ def read_upload(path: Path, *, under: Path | None = None, limit_mb: int = MAX_FI
         return Upload(read_capped(fd, limit_mb * MIB, what=printable(Path(path).name)), modified)
     finally:
         os.close(fd)
+
+
+def read_csv_text(path: Path, *, what: str, limit_mb: int,
+                  hint: str = "save it as 'CSV UTF-8'") -> tuple[str, bool]:
+    """(text, whether it began with a byte order mark) of a CSV file an instructor gives (a file
+    of times, Moodle's worksheet), read as an upload is; a ConfigError naming `what` otherwise."""
+    try:
+        raw = read_upload(path, limit_mb=limit_mb).data
+    except UploadRefused as exc:
+        raise ConfigError(f"cannot read {what}: {exc.reason}", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc}", path=path) from None
+    try:
+        return raw.decode("utf-8-sig"), raw.startswith(b"\xef\xbb\xbf")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not UTF-8 text", path=path, hint=hint) from None
 
 
 def printable(text: str, limit: int = 120) -> str:

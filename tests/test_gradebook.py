@@ -14,7 +14,6 @@ from autograder.config import Course, load_course
 from autograder.errors import ConfigError
 from autograder.gradebook import (
     build_gradebook,
-    collect_results,
     histogram,
     pick_submission,
     submission_grade,
@@ -29,6 +28,7 @@ from autograder.results import (
     QuestionStatus,
     SubmissionResult,
     SubmissionStatus,
+    collect_results,
     write_result,
 )
 
@@ -127,29 +127,27 @@ def rows_by_id(path: Path, sheet: str = "grades") -> dict[str, dict]:
     return {str(r[0]): dict(zip(header, r, strict=True)) for r in values[1:]}
 
 
-def cell_of(path: Path, student: str, key: str):
-    """The openpyxl cell of one student's row in one column (by key)."""
-    book = load_workbook(path)
+def grades_cell(book, student: str, key: str):
+    """The openpyxl cell of one student's row of the grades sheet, in one column (by key, as the
+    hidden sheet names the columns)."""
     keys = {r[2]: r[1] for r in book["_autograder"].iter_rows(values_only=True)
             if r[0] == "column"}
     ws = book["grades"]
-    top = header_row(ws)
-    col = next(c.column for c in ws[top] if c.value == keys[key])
+    col = next(c.column for c in ws[header_row(ws)] if c.value == keys[key])
     row = next(c.row for c in ws["A"] if str(c.value) == student)
     return ws.cell(row=row, column=col)
+
+
+def cell_of(path: Path, student: str, key: str):
+    return grades_cell(load_workbook(path), student, key)
 
 
 def type_marks(path: Path, marks: dict[str, object], *, mtime: float | None = None) -> None:
     """What a TA does: type into students' rows of the hand-marked column, save."""
     book = load_workbook(path)
-    keys = {r[2]: r[1] for r in book["_autograder"].iter_rows(values_only=True)
-            if r[0] == "column"}
-    ws = book["grades"]
-    top = header_row(ws)
-    col = next(c.column for c in ws[top] if c.value == keys[MANUAL])
     for student, value in marks.items():
-        row = next(c.row for c in ws["A"] if str(c.value) == student)
-        ws.cell(row=row, column=col).value = value  # (cell(value=None) would not clear it)
+        # (cell(value=None) would not clear it)
+        grades_cell(book, student, MANUAL).value = value
     book.save(path)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
