@@ -7,6 +7,8 @@ Requests come from the trusted judge and may use pickle (trusted → untrusted);
 JSON (display_data with our MIME type) holding plain data only.
 """
 
+from __future__ import annotations
+
 import base64
 import contextlib
 import io
@@ -16,6 +18,9 @@ import os
 import pickle
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 RESULT_MIME = "application/vnd.autograder.result+json"
 MAX_DEPTH = 32
@@ -23,20 +28,20 @@ MAX_MRO = 32  # classes of an object's type told to the judge
 CHUNK_BYTES = 4 * 2**20  # items of one iteration step, encoded, beyond the first
 
 
-class Raw(dict):
+class Raw(dict[str, Any]):
     """An answer already in the wire format (iteration steps): encode passes it through."""
 
 
 class Agent:
-    def __init__(self):
-        self.handles = {}
+    def __init__(self) -> None:
+        self.handles: dict[int, Any] = {}
         self.ids = itertools.count(1)
 
     # requests -----------------------------------------------------------------------------
-    def namespace(self):
+    def namespace(self) -> dict[str, Any]:
         return sys.modules["__main__"].__dict__
 
-    def resolve(self, ref):
+    def resolve(self, ref: tuple[str, Any]) -> Any:
         kind, key = ref
         if kind == "name":
             return self.namespace()[key]
@@ -44,21 +49,22 @@ class Agent:
             raise LookupError("this object is no longer in the kernel")
         return self.handles[key]
 
-    def loads(self, blob):
+    def loads(self, blob: str) -> Any:
         agent = self
 
         class Unpickler(pickle.Unpickler):
-            def persistent_load(self, pid):
+            def persistent_load(self, pid: Any) -> Any:
                 return agent.resolve(pid)
 
         return Unpickler(io.BytesIO(base64.b64decode(blob))).load()
 
-    def serve(self, nonce, blob):
+    def serve(self, nonce: str, blob: str) -> None:
         from IPython.display import display
 
-        display({RESULT_MIME: {"nonce": nonce, "value": self.answer(blob)}}, raw=True)
+        message = {RESULT_MIME: {"nonce": nonce, "value": self.answer(blob)}}
+        display(message, raw=True)  # type: ignore[no-untyped-call]
 
-    def answer(self, blob):
+    def answer(self, blob: str) -> Any:
         """The JSON answer to one pickled request: its result, encoded, or what it raised."""
         try:
             request = self.loads(blob)
@@ -69,19 +75,20 @@ class Agent:
         except BaseException as exc:  # noqa: BLE001 - reported to the judge, not raised here
             return self.error(exc)
 
-    def serve_file(self, nonce, path):
+    def serve_file(self, nonce: str, path: str) -> None:
         with open(path, encoding="ascii") as fh:
             blob = fh.read()
         self.serve(nonce, blob)
 
-    def grad_mode(self, enabled):
+    def grad_mode(self, enabled: bool | None) -> AbstractContextManager[Any]:
         """The judge's `torch.no_grad()` around a call holds in the kernel too."""
         torch = sys.modules.get("torch")
         if enabled is None or torch is None:
             return contextlib.nullcontext()
-        return torch.set_grad_enabled(bool(enabled))
+        mode: AbstractContextManager[Any] = torch.set_grad_enabled(bool(enabled))
+        return mode
 
-    def error(self, exc):
+    def error(self, exc: BaseException) -> dict[str, Any]:
         kind = type(exc)
         args = None
         if isinstance(exc.args, tuple) and len(exc.args) <= 8 and all(
@@ -92,7 +99,7 @@ class Agent:
                 "message": str(exc)[:2000], "args": args,
                 "traceback": traceback.format_exc()[-4000:]}
 
-    def handle(self, request):
+    def handle(self, request: dict[str, Any]) -> Any:
         # Kernel objects in a request (its target, arguments) arrive as themselves: the judge
         # pickles its handles as references that persistent_load resolves.
         op = request["op"]
@@ -143,7 +150,7 @@ class Agent:
             return None
         raise ValueError(f"unknown request {op!r}")
 
-    def bound(self, name, max_bytes):
+    def bound(self, name: str, max_bytes: int) -> Any:
         ns = self.namespace()
         if name not in ns:
             return {"t": "missing"}
@@ -152,9 +159,10 @@ class Agent:
             return self.object(value)
         return self.encode(value)
 
-    def step(self, it, n):
+    def step(self, it: Iterator[Any], n: int) -> Raw:
         """Up to n items of an iterator (fewer past CHUNK_BYTES), whether it ended, what it raised."""
-        items, size, done, error = [], 0, False, None
+        items: list[Any] = []
+        size, done, error = 0, False, None
         for _ in range(max(1, n)):
             try:
                 item = next(it)
@@ -171,7 +179,7 @@ class Agent:
                 break
         return Raw(t="items", v=items, done=done, error=error)
 
-    def weight(self, encoded):
+    def weight(self, encoded: Any) -> int:
         """About how many bytes an encoded item takes: scalars cheaply, the rest measured."""
         if encoded is None or isinstance(encoded, bool):
             return 5
@@ -181,7 +189,7 @@ class Agent:
             return 24 + len(encoded["v"])
         return len(json.dumps(encoded))
 
-    def put_files(self, files):
+    def put_files(self, files: list[tuple[str, bytes]]) -> int:
         """The assignment's files beside the notebook, written into the work dir."""
         root = os.getcwd()
         for relative, data in files:
@@ -192,7 +200,7 @@ class Agent:
         return len(files)
 
     # answers --------------------------------------------------------------------------------
-    def is_plain(self, value, max_bytes, depth=0):
+    def is_plain(self, value: Any, max_bytes: int, depth: int = 0) -> bool:
         if depth > MAX_DEPTH:
             return False
         if value is None or isinstance(value, bool | int | float | str):
@@ -205,13 +213,13 @@ class Agent:
                        for k, v in list(value.items())[:10000])
         np = sys.modules.get("numpy")
         if np is not None and isinstance(value, np.ndarray | np.generic):
-            return value.dtype.kind in "biufc" and value.nbytes <= max_bytes
+            return bool(value.dtype.kind in "biufc" and value.nbytes <= max_bytes)
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(value, torch.Tensor):
-            return value.numel() * value.element_size() <= max_bytes
+            return bool(value.numel() * value.element_size() <= max_bytes)
         return False
 
-    def mro(self, kind):
+    def mro(self, kind: Any) -> list[list[str]]:
         try:
             classes = type.mro(kind) if isinstance(kind, type) else []
         except TypeError:
@@ -219,23 +227,23 @@ class Agent:
         return [[str(getattr(c, "__module__", ""))[:200], str(getattr(c, "__qualname__", ""))[:200]]
                 for c in classes[:MAX_MRO]]
 
-    def handle_for(self, value):
+    def handle_for(self, value: Any) -> dict[str, Any]:
         key = next(self.ids)
         self.handles[key] = value
         kind = type(value)
-        answer = {"t": "handle", "id": key,
+        answer: dict[str, Any] = {"t": "handle", "id": key,
                   "type": f"{kind.__module__}.{kind.__qualname__}"[:200], "mro": self.mro(kind)}
         if isinstance(value, type):
             answer["class_mro"] = self.mro(value)
         return answer
 
-    def object(self, value):
+    def object(self, value: Any) -> dict[str, Any]:
         """A kernel object: an exception class travels as its MRO (the judge builds its own)."""
         if isinstance(value, type) and issubclass(value, BaseException):
             return {"t": "exc_class", "mro": self.mro(value)}
         return self.handle_for(value)
 
-    def encode(self, value, depth=0):
+    def encode(self, value: Any, depth: int = 0) -> Any:
         if isinstance(value, Raw):
             return dict(value)
         if depth > MAX_DEPTH:
@@ -264,13 +272,13 @@ class Agent:
             return self.tensor(value, torch, depth)
         return self.object(value)
 
-    def tensor(self, value, torch, depth):
+    def tensor(self, value: Any, torch: Any, depth: int) -> dict[str, Any]:
         tensor = value.detach().cpu().contiguous()
         dtype = str(tensor.dtype).replace("torch.", "")
         if dtype == "bfloat16":
             tensor = tensor.float()
         array = tensor.numpy()
-        out = {"t": "tensor", "dtype": dtype, "shape": list(array.shape),
+        out: dict[str, Any] = {"t": "tensor", "dtype": dtype, "shape": list(array.shape),
                "device": str(value.device), "b64": base64.b64encode(array.tobytes()).decode()}
         # A leaf that requires grad (a parameter) keeps that, and its .grad, as nbgrader tests
         # read them (`p.requires_grad`, `p.grad is not None`); computed tensors come detached.
@@ -282,7 +290,7 @@ class Agent:
         return out
 
 
-def _is_size(value):
+def _is_size(value: Any) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and type(value) is torch.Size
 

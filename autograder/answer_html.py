@@ -48,7 +48,8 @@ ATTRIBUTES = {
 MATH_CLASSES = {"math", "inline", "block", "amsmath"}  # what the math plugins write
 URL_SCHEMES = {"http", "https", "mailto", "data", "attachment"}
 
-ImageSink = Callable[[str, bytes], str]  # (mime type, bytes) → the URL the page loads it from
+# (mime type, bytes) → the URL the page loads it from; None: left out (past the page's budget)
+ImageSink = Callable[[str, bytes], str | None]
 
 
 ENVIRONMENT = re.compile(r"\\begin\{([A-Za-z]+\*?)\}")
@@ -185,9 +186,10 @@ def outputs_html(outputs, *, images: ImageSink | None = None) -> str:
             data = output["data"]
             mime = next((m for m in IMAGE_TYPES if m in data), None)
             found = _image(mime, data[mime]) if mime else None
-            if found and images:
+            url = images(*found) if found and images else None
+            if url is not None:
                 parts.append(f'<img class="output" alt="output" loading="lazy" '
-                             f'src="{html.escape(images(*found))}">')
+                             f'src="{html.escape(url)}">')
                 continue
             text = _text_of(data.get("text/plain"))
         else:

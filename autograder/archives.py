@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .uploads import MAX_FILE_MB, MIB, UploadRefused, kind_of, open_regular, printable
+from .errors import ArchiveRefused
+from .uploads import MAX_FILE_MB, MIB, kind_of, open_regular, printable
 
 MAX_ENTRY_MB = MAX_FILE_MB  # one extracted file
 MAX_GROUP_MB = 200  # everything extracted for one submission
@@ -35,10 +36,6 @@ MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 1024  # what Linux allows for a name and a
 SUPPORTED = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 UTF8_FLAG, ENCRYPTED_FLAG = 0x800, 0x1
 EXTENDED_TIMESTAMP = 0x5455  # "UT" extra field: the modification time as UTC seconds
-
-
-class ArchiveRefused(UploadRefused):
-    """The archive as a whole cannot be read (not a zip, truncated, too many entries)."""
 
 
 @dataclass(frozen=True)

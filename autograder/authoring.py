@@ -18,8 +18,10 @@ from .notebook import (
     END_HIDDEN,
     END_SOLUTION,
     GRADED_ROLES,
+    NBGRADER_ROLES,
     Role,
     cells_of,
+    grade_id_clashes,
     strip_magics,
     total_points,
 )
@@ -35,7 +37,6 @@ MARKER_WORDS = {
 }
 BLOCK_NAME = {"solution": "solution", "hidden": "hidden-tests"}
 GRADE_ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-NBGRADER_ROLES = (Role.ANSWER, Role.TESTS, Role.WRITTEN, Role.TASK, Role.LOCKED)
 CHECK_DEFAULT_POINTS = 1.0  # judge.Checks: `check(name)` without points is worth one point
 TOLERANCE = 1e-9
 
@@ -109,9 +110,10 @@ def _marker_problems(number: int, source: str) -> tuple[list[Problem], set[str]]
 def find_problems(nb: nbformat.NotebookNode) -> list[Problem]:
     """Every broken authoring rule of a source notebook, in cell order; empty when it is fine."""
     problems: list[Problem] = []
-    seen_ids: dict[str, int] = {}
     team_cells: list[int] = []
-    for cell in cells_of(nb):
+    cells = cells_of(nb)
+    clashes = grade_id_clashes(cells)
+    for cell in cells:
         meta = nb.cells[cell.index].get("metadata", {}).get("nbgrader", {})
         marker_problems, blocks = _marker_problems(cell.number, cell.source)
         problems += marker_problems
@@ -156,14 +158,12 @@ def find_problems(nb: nbformat.NotebookNode) -> list[Problem]:
                 f"grade_id {grade_id!r} is not made of letters, digits, '_' and '-'",
                 "rename it, e.g. 'q1_polynomial_features'",
             ))
-        elif grade_id in seen_ids:
+        elif cell.index in clashes:
             problems.append(Problem(
                 "duplicate_grade_id", cell.number,
-                f"grade_id {grade_id!r} is already used by cell {seen_ids[grade_id]}",
+                f"grade_id {grade_id!r} is already used by cell {clashes[cell.index].number}",
                 "give each cell its own ID",
             ))
-        else:
-            seen_ids[grade_id] = cell.number
         if cell.role in GRADED_ROLES and not _points(meta.get("points")):
             problems.append(Problem(
                 f"{cell.role.value}_cell_without_points", cell.number,
@@ -343,13 +343,12 @@ def validate_source(nb: nbformat.NotebookNode, path: Path | str) -> None:
         return
     if len(problems) == 1:
         only = problems[0]
-        error = AuthoringError(only.message, path=path, cell=only.cell, hint=only.hint)
-    else:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        error = AuthoringError(f"{len(problems)} authoring problems:\n{listing}", path=path,
-                               hint="fix them in the source notebook, then release again")
-    error.problems = problems  # for callers (and tests) that want them one by one
-    raise error
+        raise AuthoringError(only.message, path=path, cell=only.cell, hint=only.hint,
+                             problems=problems)
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise AuthoringError(f"{len(problems)} authoring problems:\n{listing}", path=path,
+                         hint="fix them in the source notebook, then release again",
+                         problems=problems)
 
 
 def expected_total(assignment: Assignment) -> float:

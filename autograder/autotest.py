@@ -295,15 +295,21 @@ def _judged(value: Any) -> Any:
     return codec.decode(json.loads(json.dumps(Agent().encode(value))))
 
 
+def stand_ins(namespace: dict) -> dict[str, Any]:
+    """The judge's helpers (notebook.JUDGE_HELPERS) as the release runs the solution: in one
+    process, with no kernel; `reference` reads the solution's own names in `namespace`."""
+    return {"check": _Check, "in_kernel": lambda fn, *a, **k: fn(*a, **k),
+            "reference": _Reference(namespace), "kernel_used_gpu": _no_kernel,
+            "facts": lambda: {"runtime_s": 0.0, "peak_memory_mb": 0.0}}
+
+
 def _evaluate(job: dict) -> dict:
     """Run the plan in this process; return each directive's generated code, or the problem."""
     import traceback
 
     templates = Templates.from_dict(job["templates"])
     namespace: dict = {"__name__": "__main__"}
-    namespace.update(check=_Check, in_kernel=lambda fn, *a, **k: fn(*a, **k),
-                     reference=_Reference(namespace), kernel_used_gpu=_no_kernel,
-                     facts=lambda: {"runtime_s": 0.0, "peak_memory_mb": 0.0})
+    namespace.update(stand_ins(namespace))
     out: dict = {"lines": {}}
     salts: dict[int, int] = {}
 
@@ -380,7 +386,7 @@ def _expand(snippet: str, t: Templates, namespace: dict, hashed: bool, salt: str
                 line = render(t.close, snippet=close, expected=expected, message=text)
                 probe = render(t.close, snippet=render(test["close"], snippet=PROBE),
                                expected=expected, message=text)
-        if line is None:
+        if line is None or probe is None:  # set together
             normal = render(t.normalize, snippet=test["test"])
             if hashed:
                 if t.hash is None:

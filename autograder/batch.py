@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -17,15 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
-from .autotest import stored_path
 from .config import Course, Limits
 from .errors import AuthoringError, ConfigError, SandboxUnavailable
 from .late import lateness
-from .results import ERROR, GRADED, SubmissionResult, read_result, write_result
+from .results import SubmissionResult, SubmissionStatus, read_result, write_result
 from .roster import Roster, apply_team_checks, check_teams, load_roster
 from .submissions import Submission, discover
 from .times import TIME_UNVERIFIED, TRUSTED
+from .versions import grader_version
 
 GradeOne = Callable[..., SubmissionResult]
 Progress = Callable[["BatchProgress"], None]
@@ -123,20 +121,6 @@ def plan_workers(*, limits: Limits, cores: int, memory_mb: float, gpu_slots: int
         if gpu_slots > 0:
             n = min(n, gpu_slots)
     return max(1, min(n, pending))
-
-
-def grader_version(assignment_notebook: Path) -> str:
-    """The key of a result with the submission's content hash: this package's version and the
-    instructor's notebook (new hidden tests regrade everyone; a second run alone regrades no one)."""
-    digest = hashlib.sha256()
-    try:
-        digest.update(Path(assignment_notebook).read_bytes())
-    except OSError:
-        return __version__
-    # The expanded AUTOTEST lines are part of the hidden tests: new templates regrade everyone.
-    with contextlib.suppress(OSError):
-        digest.update(stored_path(Path(assignment_notebook)).read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def needs_grading(submission: Submission, existing: SubmissionResult | None, version: str,
@@ -250,7 +234,8 @@ def _grade(grade_one: GradeOne, submission: Submission, course: Course, assignme
         if isinstance(exc, SandboxUnavailable | AuthoringError):
             raise  # the machine's or the course's problem, not the submission's: stop the batch
         result = SubmissionResult(assignment=assignment, submission_id=submission.submission_id,
-                                  status=ERROR, reason=f"the grader failed: {exc!r}"[:500])
+                                  status=SubmissionStatus.ERROR,
+                                  reason=f"the grader failed: {exc!r}"[:500])
         last = traceback.format_exception(exc)[-1].strip()
         result.flag(GRADER_ERROR, f"the grader failed ({last[:300]}); retried on the next run")
         return result
@@ -381,7 +366,7 @@ def _grade_found(found: list[Submission], *, course: Course, assignment: str, fo
         result = _complete(result, sub, version, course, assignment)
         write_result(result, folder / f"{sub.submission_id}.json")
         report.graded.append(sub.submission_id)
-        if result.status != GRADED:
+        if result.status != SubmissionStatus.GRADED:
             report.failed.append(sub.submission_id)
         if sub.gradable:
             clock["graded"] += 1
@@ -413,7 +398,7 @@ def _summarise(report: BatchReport, ids: set[str]) -> None:
     for result in report.results:
         if result.submission_id not in ids:
             continue
-        if result.status != GRADED:
+        if result.status != SubmissionStatus.GRADED:
             report.not_graded[result.submission_id] = (
                 f"{result.status}: {result.reason}" if result.reason else result.status)
         for flag in result.flags:
@@ -518,7 +503,7 @@ def _run_pool(subs: list[Submission], n_workers: int, grade_one: GradeOne, cours
 
 def _broken(sub: Submission, assignment: str) -> SubmissionResult:
     result = SubmissionResult(assignment=assignment, submission_id=sub.submission_id,
-                              status=ERROR, reason="the grading worker died")
+                              status=SubmissionStatus.ERROR, reason="the grading worker died")
     result.flag(GRADER_ERROR, "the grading worker died; retried on the next run")
     return result
 

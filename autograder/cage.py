@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import Limits
 
@@ -99,7 +100,7 @@ def bwrap_argv(cage: Cage) -> list[str]:
     return argv + rlimit_argv(cage.limits) + list(cage.command)
 
 
-def template_spec(cage: Cage) -> dict:
+def template_spec(cage: Cage) -> dict[str, Any]:
     """What template.py needs to build the same cage as bwrap_argv."""
     symlinks = {name: os.readlink(f"/{name}") for name in ("bin", "lib", "lib64", "sbin")
                 if Path(f"/{name}").is_symlink()}

@@ -67,7 +67,7 @@ class Cgroup:
     def __enter__(self) -> Cgroup:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property

@@ -1,10 +1,10 @@
 """The `autograder` command: parses arguments and calls one library entry point per stage.
 
-A command is an `_add_<name>` function that declares its arguments (and the `_run_<name>` it
-calls) plus one line in COMMANDS: adding a command touches nothing else. Start-up stays light:
-this module imports only argparse and errors, and each command imports its stage when it runs
-(`autograder --help` never loads nbformat, jupyter_client, numpy, torch or openpyxl). Exceptions
-become a message and an exit code in one place, `exit_code_for`.
+A command is an `_add_<name>` function that declares its arguments (and the commands.run_<name>
+it calls) plus one line in COMMANDS. Start-up stays light: this module imports only argparse,
+errors and commands, and each command imports its stage when it runs (`autograder --help` never
+loads nbformat, jupyter_client, numpy, torch or openpyxl). Exceptions become a message and an
+exit code in one place, `exit_code_for`.
 """
 
 from __future__ import annotations
@@ -14,20 +14,31 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
-from .errors import AuthoringError, AutograderError, KernelError, SandboxUnavailable
+from . import __version__, commands
+from .commands import (
+    EXIT_FOUND,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_MACHINE,
+    EXIT_NOT_GRADED,
+    EXIT_OK,
+)
+from .errors import (
+    AuthoringError,
+    AutograderError,
+    GpuUnavailable,
+    JudgeError,
+    KernelError,
+    SandboxUnavailable,
+)
 
-# Exit statuses, the same for every command.
-EXIT_OK = 0
-EXIT_FOUND = 1  # the command ran and found something wrong: failing tests, a miss, not graded
-EXIT_INPUT = 2  # a file or an argument must be fixed (argparse's usage errors too)
-EXIT_NOT_GRADED = 3  # grade: the batch ran to its end, but some submissions are not graded
-EXIT_MACHINE = 4  # this machine cannot do it: a package, a kernel, the sandbox is missing
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_FOUND", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_MACHINE", "EXIT_NOT_GRADED",
+           "EXIT_OK", "build_parser", "exit_code_for", "main"]
 EPILOG = ("exit status: 0 done; 1 done, and something failed (tests, validation); "
           "2 a file or an argument is wrong; 3 (grade) the batch ran to its end but some "
           "submissions are not graded (named in the summary); 4 this machine lacks what the "
-          "command needs (a package, a kernel, the sandbox); 130 interrupted.")
+          "command needs (a package, a kernel, the sandbox, a GPU the course requires); "
+          "130 interrupted.")
 DEFAULT_COURSE = Path("course.toml")
 GRADER_PYTHON = (3, 11)
 # Import name → what to install, for a command that finds a package missing.
@@ -66,12 +77,24 @@ def _sandbox_option(parser: argparse.ArgumentParser) -> None:
                              "bubblewrap); every result records it (development only)")
 
 
+def _kernels(text: str) -> int:
+    """--workers: a whole number of kernels, 0 for the machine's size."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: the number of kernels cannot be negative "
+                                         "(0 sizes it from the machine)")
+    return value
+
+
 def _add_release(sub: argparse._SubParsersAction) -> None:
     release = _command(sub, "release", "write release/ and solutions/ from source/", (
         "Write each assignment's student notebook (release/HW/HW.ipynb: solutions replaced by "
         "stubs, hidden tests removed, instructor cells locked) and its solution notebook "
         "(solutions/HW/HW.ipynb) from source/HW/HW.ipynb. Files already up to date are not "
-        "rewritten."), run=_run_release)
+        "rewritten."), run=commands.run_release)
     _hw(release, "*", "assignments to release (default: every one in course.toml)")
 
 
@@ -81,7 +104,7 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
         "would, and say per question whether its visible tests pass, and whether the team cell "
         "and the instructor's cells are intact. Feedback only: the grade comes from hidden "
         "tests. Exit 0 when every visible test passes and nothing needs fixing, else 1."),
-        run=_run_check, grader=False)
+        run=commands.run_check, grader=False)
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK",
                        help="the homework notebook (.ipynb) to check")
     check.add_argument("--timeout", type=float, default=120.0, metavar="S",
@@ -100,7 +123,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
         "Test the tests: grade the solution (must score full marks), the released stub (must "
         "score 0) and every mutant in tests/data/mutants/HW/ (each must lose points), then the "
         "solution again, and every correct variant in tests/data/variants/HW/ (each must score "
-        "full). Exit 1 on any miss."), run=_run_validate)
+        "full). Exit 1 on any miss."), run=commands.run_validate)
     _hw(validate, "+", "assignments to validate")
     validate.add_argument("--mutate", action="store_true",
                           help="also grade the mutants generated from the solution's answer "
@@ -114,7 +137,7 @@ def _add_grade_one(sub: argparse._SubParsersAction) -> None:
     one = _command(sub, "grade-one", "grade one submitted notebook and print its result", (
         "Grade NOTEBOOK as a submission of --assignment, in the sandbox, and print each "
         "question's and each check's points. Exit 1 when it could not be graded."),
-        run=_run_grade_one)
+        run=commands.run_grade_one)
     one.add_argument("notebook", type=Path, metavar="NOTEBOOK",
                      help="the submitted notebook (.ipynb)")
     one.add_argument("--assignment", required=True, metavar="HW",
@@ -128,7 +151,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     grade = _command(sub, "grade", "grade every submission of an assignment", (
         "Grade every submission in SUBMISSIONS, several kernels at once, each in the sandbox; "
         "write one JSON result per submission and one feedback page each. A rerun grades only "
-        "what changed."), run=_run_grade)
+        "what changed."), run=commands.run_grade)
     _hw(grade)
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
                        help="a folder (one notebook, folder or zip per submission), Moodle's "
@@ -154,7 +177,7 @@ def _add_gradebook(sub: argparse._SubParsersAction) -> None:
     gradebook = _command(sub, "gradebook", "grades.xlsx, grades.csv and a Moodle import CSV", (
         "Join the results of one or more assignments with roster.csv and course.toml's late "
         "policy: one row per student, per-question points, penalties, final grade, flags."),
-        run=_run_gradebook)
+        run=commands.run_gradebook)
     _hw(gradebook, "+", "assignments in the gradebook")
     gradebook.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                            metavar="DIR", help="result folders, e.g. one per shard "
@@ -174,7 +197,7 @@ def _add_similarity(sub: argparse._SubParsersAction) -> None:
         "per answer cell and overall, robust to renamed variables, reordered functions and "
         "changed comments; list the pairs above course.toml's [similarity] threshold, write an "
         "HTML page per flagged pair, and a report the gradebook shows. Never changes a grade."),
-        run=_run_similarity)
+        run=commands.run_similarity)
     _hw(similarity)
     similarity.add_argument("submissions", type=Path, nargs="?", default=None,
                             metavar="SUBMISSIONS", help="the folder or Moodle zip that was graded "
@@ -195,7 +218,7 @@ def _add_review(sub: argparse._SubParsersAction) -> None:
         "question graded by hand (written answers, code cells graded by hand, tasks) and, for "
         "one question, every pair's answer beside the reference answer and the rubric; marks "
         "and comments are saved as they are typed, in RESULTS/HW/marks/, where the gradebook "
-        "and the feedback pages read them. Ctrl-C stops it."), run=_run_review)
+        "and the feedback pages read them. Ctrl-C stops it."), run=commands.run_review)
     _hw(review)
     review.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                         metavar="DIR", help="result folders (default: results/ next to "
@@ -232,359 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- the commands -----------------------------------------------------------------------------
-
-
-def _course(args: argparse.Namespace):
-    from .config import load_course
-
-    return load_course(args.course)
-
-
-def _check_source(course, name: str) -> None:
-    """The instructor's source notebook reads and follows the authoring rules, before any
-    submission is graded against it: a broken source is the instructor's error, said once."""
-    from .authoring import validate_source
-    from .release import read_source
-
-    spec = course.assignment(name)
-    validate_source(read_source(spec), spec.notebook)
-
-
-def _run_release(args: argparse.Namespace) -> int:
-    from .release import release_assignment
-
-    course = _course(args)
-    names = args.assignments or list(course.assignments)
-    for name in names:
-        spec = course.assignment(name)
-        if not args.assignments and not spec.notebook.is_file():
-            print(f"{name}: skipped, no source notebook at {_rel(spec.notebook, course.root)}")
-            continue
-        result = release_assignment(course=course, assignment=name)
-        for path in result.written:
-            print(f"{name}: wrote {_rel(path, course.root)}")
-        for path in result.removed:
-            print(f"{name}: removed {_rel(path, course.root)} (no longer in the source)")
-        if not result.written and not result.removed:
-            print(f"{name}: up to date ({len(result.unchanged)} files)")
-    return EXIT_OK
-
-
-def _run_check(args: argparse.Namespace) -> int:
-    from .student import check_notebook, render_summary
-
-    summary = check_notebook(args.notebook, timeout=args.timeout, release=args.release,
-                             kernel_name=args.kernel, progress=True)
-    print(render_summary(summary, rich=sys.stdout.isatty()), end="")
-    return EXIT_OK if summary.ok else EXIT_FOUND
-
-
-def _run_validate(args: argparse.Namespace) -> int:
-    from .kills import render_matrix
-    from .validate import render_survivors, render_table, validate_assignment
-
-    course = _course(args)
-    reports = []
-    for name in args.assignments:
-        course.assignment(name)  # an unknown name fails before any grading starts
-    if args.workers is not None and args.workers < 1:
-        raise AutograderError(f"--workers {args.workers}: give at least 1")
-    for name in args.assignments:
-        def progress(row, name=name):
-            if row.kind != "generated" or row.verdict != "ok":
-                print(f"{name}: {row.submission}: {row.verdict}", file=sys.stderr, flush=True)
-
-        report = validate_assignment(course=course, assignment=name, mutate=args.mutate,
-                                     require_sandbox=not args.no_require_sandbox,
-                                     workers=args.workers, on_row=progress)
-        reports.append(report)
-        print(f"{name}: validated in {report.seconds:.0f} s with {report.workers} worker(s)",
-              file=sys.stderr, flush=True)
-    print(render_table(reports))
-    for report in reports:
-        if report.matrix is not None and report.matrix.rows:
-            print(f"\n{report.assignment}: mutant x check matrix\n{render_matrix(report.matrix)}")
-        survivors = render_survivors(report)
-        if survivors:
-            print(f"\n{report.assignment}: mutants the tests miss (kill each with a check, or "
-                  "record it as equivalent in the source notebook's metadata "
-                  f"autograder.equivalent_mutants)\n{survivors}")
-    misses = sum(len(r.misses) for r in reports)
-    if misses:
-        print(f"{misses} miss{'es' if misses > 1 else ''}", file=sys.stderr)
-    return EXIT_FOUND if misses else EXIT_OK
-
-
-def _run_grade_one(args: argparse.Namespace) -> int:
-    from .engine import grade_submission
-    from .results import write_result
-
-    course = _course(args)
-    _check_source(course, args.assignment)
-    result = grade_submission(args.notebook, course=course, assignment=args.assignment,
-                              require_sandbox=not args.no_require_sandbox)
-    if args.out:
-        write_result(result, args.out)
-    print(f"{args.notebook}: {result.status}"
-          + (f" ({result.reason})" if result.reason else "")
-          + f", {result.points:g}/{result.max_points:g} points, {result.runtime_s:.1f} s, "
-            f"sandbox {result.sandbox}, team {', '.join(result.team) or 'none'}")
-    # For the staff: the technical reason (`detail`) where it says more than the student's line,
-    # and what the test cells printed, hidden parts included.
-    for q in result.questions:
-        print(f"  {q.grade_id:<24} {q.points:>5g}/{q.max_points:<4g} {q.status:<14} {q.message}")
-        if q.detail and q.detail != q.message:
-            print("      detail: " + q.detail.rstrip().replace("\n", "\n        "))
-        for c in q.checks:
-            print(f"      {c.name}: {c.status} {c.points:g}/{c.max_points:g} {c.message}")
-            if c.detail and c.detail != c.message:
-                print("        detail: " + c.detail.rstrip().replace("\n", "\n          "))
-        for label, text in (("printed", q.output), ("printed (hidden part)", q.hidden_output)):
-            if text:
-                print(f"      {label}: " + text.rstrip().replace("\n", "\n        "))
-    for flag in result.flags:
-        print(f"  flag {flag.code}: {flag.message}")
-    return EXIT_OK if result.status == "graded" else EXIT_FOUND
-
-
-def _run_grade(args: argparse.Namespace) -> int:
-    from . import gpu
-    from .batch import grade_batch, in_shard, parse_shard, summary_lines
-    from .feedback import remove_stale_pages, write_feedback
-    from .marks import collect_marks
-
-    course = _course(args)
-    spec = course.assignment(args.assignment)
-    shard = parse_shard(args.shard) if args.shard else None
-    _check_source(course, args.assignment)
-    out = args.out or course.root / "results"
-    plan = gpu.gpu_plan(course.limits.gpu, course.limits.gpu_slots, path=course.path)
-    with _progress(args.assignment, rich=sys.stderr.isatty()) as progress:
-        report = grade_batch(course=course, assignment=args.assignment,
-                             submissions=args.submissions, out=out, workers=args.workers,
-                             shard=shard, force=args.force, progress=progress,
-                             manifest=args.manifest, require_sandbox=not args.no_require_sandbox,
-                             gpu_slots=plan.slots)
-    for line in summary_lines(report, shard=args.shard, out=_rel(report.out, course.root)):
-        print(line)
-    # Beside the results: feedback/ next to results/ (next to course.toml by default).
-    feedback = args.feedback or Path(out).parent / "feedback" / args.assignment
-    # Pages for the submissions there are now; a page of one that is gone is removed, unless
-    # the run was cut short (then what is there is not known).
-    current = set(report.graded) | set(report.skipped)
-    mine = [r for r in report.results if in_shard(r.submission_id, shard)
-            and (report.interrupted or r.submission_id in current)]
-    try:
-        pages = write_feedback(mine, out=feedback, source_notebook=spec.notebook,
-                               course_name=course.name, course=course,
-                               marks=collect_marks([out], args.assignment))
-        removed = [] if report.interrupted else remove_stale_pages(
-            feedback, current, mine=lambda sid: in_shard(sid, shard))
-        print(f"{args.assignment}: {len(pages)} feedback pages in {_rel(feedback, course.root)}"
-              + (f" ({len(removed)} of submissions no longer there removed)" if removed else ""))
-    except OSError as exc:
-        # Grades are safe in the results; a read-only course folder (the CI container) only
-        # loses the pages.
-        print(f"autograder: warning: no feedback pages written to {feedback}: {exc.strerror}"
-              " (pass --feedback DIR)", file=sys.stderr)
-    if report.interrupted:
-        print("autograder: interrupted; run the same command again to finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_NOT_GRADED if report.not_graded else EXIT_OK
-
-
-def _kernels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: the number of kernels cannot be negative "
-                                         "(0 sizes it from the machine)")
-    return value
-
-
-def _run_gradebook(args: argparse.Namespace) -> int:
-    from .gradebook import build_gradebook
-
-    course = _course(args)
-    for name in args.assignments:
-        course.assignment(name)
-    book = build_gradebook(course=course, assignments=args.assignments,
-                           results=args.results or [course.root / "results"],
-                           out=args.out or course.root / "grades.xlsx")
-    students = sum(1 for r in book.rows if r["last_name"])
-    print(f"gradebook: {students} students, {len(book.rows) - students} ids not on the roster, "
-          f"{len(book.problems)} problems to look at")
-    if book.marks_taken:
-        print(f"gradebook: {book.marks_taken} mark(s) typed into the spreadsheet stored with the "
-              "results")
-    for path in (book.xlsx, book.csv, book.moodle_csv):
-        print(f"wrote {_rel(path, course.root)}")
-    if args.moodle_worksheet:
-        _write_moodle_worksheet(args, course, book)
-    return EXIT_OK
-
-
-def _write_moodle_worksheet(args: argparse.Namespace, course, book) -> None:
-    from .errors import ConfigError
-    from .moodle import grades_to_worksheet
-
-    if len(args.assignments) != 1:
-        raise ConfigError("--moodle-worksheet is the worksheet of one assignment",
-                          hint="run gradebook with that assignment alone")
-    hw = args.assignments[0]
-    out = args.out or course.root / "grades.xlsx"
-    report = grades_to_worksheet(worksheet=args.moodle_worksheet, rows=book.rows, assignment=hw,
-                                 points=course.assignment(hw).points,
-                                 out=out.with_name(out.stem + "-moodle-worksheet.csv"),
-                                 timezone_name=course.timezone)
-    print(f"wrote {_rel(report.path, course.root)}: {len(report.written)} grades filled, "
-          f"{len(report.left)} rows left as downloaded (no graded submission)"
-          + (f", {len(report.locked)} locked in Moodle" if report.locked else "")
-          + ("" if report.feedback else "; no Feedback comments column in the worksheet")
-          + "; upload it with View all submissions > Upload grading worksheet")
-
-
-def _run_similarity(args: argparse.Namespace) -> int:
-    from .similarity import report_path, similarity_report
-
-    course = _course(args)
-    course.assignment(args.assignment)
-    results = args.results or [course.root / "results"]
-    pages = args.out or course.root / "similarity" / args.assignment
-    report = similarity_report(
-        course=course, assignment=args.assignment, results=results, pages=pages,
-        submissions=args.submissions or course.root / "submissions" / args.assignment)
-
-    def shown(text: str) -> str:  # ids come from notebooks: no terminal control characters
-        return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-    flagged = report.flagged
-    print(f"{args.assignment}: {report.submissions} submissions, {report.compared_pairs} pairs "
-          f"compared; {len(flagged)} at or above {report.threshold:.0%}"
-          + (f"; {len(report.skipped)} not compared" if report.skipped else ""))
-    for p in flagged:
-        print(f"  {p.score:4.0%}  {shown(p.a)} ({shown('; '.join(p.team_a))})  ~  {shown(p.b)} "
-              f"({shown('; '.join(p.team_b))}): {shown(', '.join(p.matched_cells(report.threshold)))}")
-    for sid, why in sorted(report.skipped.items()):
-        print(f"  not compared: {shown(sid)}: {shown(why)}", file=sys.stderr)
-    print(f"wrote {_rel(pages / 'index.html', course.root)}"
-          + (f" and {len(flagged)} pair pages" if flagged else ""))
-    print(f"wrote {_rel(report_path(results[0], args.assignment), course.root)} "
-          "(the gradebook shows it)")
-    return EXIT_OK
-
-
-def _run_review(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
-    from .review import load_review
-    from .review_server import ReviewServer
-
-    course = _course(args)
-    course.assignment(args.assignment)
-    submissions = args.submissions or course.root / "submissions" / args.assignment
-    if not submissions.exists():
-        raise ConfigError("no such folder of submissions", path=submissions,
-                          hint="pass --submissions DIR: the folder (or zip) that "
-                               f"`autograder grade {args.assignment} DIR` graded")
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port {args.port} is not a port number (0 to 65535)")
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 50 == 0:
-            print(f"review: read {done}/{total} submissions", file=sys.stderr, flush=True)
-
-    review = load_review(course=course, assignment=args.assignment,
-                         results=args.results or [course.root / "results"],
-                         submissions=submissions, blind=args.blind, on_submission=progress)
-    server = ReviewServer(review, port=args.port)
-    answers = sum(len(a) for a in review.answers.values())
-    print(f"review: {len(review.questions)} question(s) graded by hand, {answers} answers"
-          + (" (blind)" if args.blind else ""))
-    print(f"review: open {server.url}", flush=True)
-    print("review: marks are saved as you type; Ctrl-C stops the server", flush=True)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        print("review: stopped", file=sys.stderr)
-    return EXIT_OK
-
-
-class _progress:
-    """The batch's progress: one line per submission (also above the bar on a terminal), and on a
-    terminal a bar with an ETA from the pace of the submissions graded so far."""
-
-    def __init__(self, assignment: str, *, rich: bool) -> None:
-        self.assignment, self.rich, self.bar, self.task = assignment, rich, None, None
-
-    def __enter__(self):
-        if self.rich:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            # On stderr, like the plain lines: stdout keeps only the summary.
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
-                TextColumn("[red]{task.fields[failures]} not graded"), transient=False,
-                console=Console(stderr=True))
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def __call__(self, event) -> None:
-        from .batch import shorten
-
-        if event.result is None:
-            self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "
-                      f"graded, {event.to_grade} to grade with {event.workers} worker(s)")
-        else:
-            r = event.result
-            what = (f" {r.points:g}/{r.max_points:g}" if r.status == "graded"
-                    else f": {shorten(r.reason, 100)}" if r.reason else "")
-            late = next((f.message for f in r.flags if f.code == "late"), "")
-            self._say(f"{self.assignment}: [{event.done}/{event.total}] {r.submission_id}: "
-                      f"{r.status}{what}" + (f" ({late})" if late else "")
-                      + (f", ETA {_duration(event.eta_s)}" if event.eta_s else ""))
-        if self.bar is not None:
-            eta = "ETA " + (_duration(event.eta_s) if event.eta_s is not None else "-:--:--")
-            if self.task is None:
-                self.task = self.bar.add_task(self.assignment, total=event.total,
-                                              completed=event.done, failures=0, eta=eta)
-            self.bar.update(self.task, completed=event.done, failures=event.failures, eta=eta)
-
-    def _say(self, line: str) -> None:
-        if self.bar is not None:
-            from rich.text import Text
-
-            self.bar.console.print(Text(line))  # Text: a name like "[red]x" is not markup
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-
-def _duration(seconds: float | None) -> str:
-    seconds = int(round(seconds or 0))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 # --- errors -----------------------------------------------------------------------------------
 
 
@@ -604,9 +274,11 @@ def exit_code_for(exc: BaseException, command: str) -> tuple[int, str] | None:
     its traceback. The one place that maps error families to what the user reads."""
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "autograder: interrupted"
+    if isinstance(exc, JudgeError):
+        return None  # a test cell's, turned into its result by the judge: here, a grader bug
     if isinstance(exc, AuthoringError):
         return EXIT_INPUT, f"autograder: error in the instructor's source notebook: {exc}"
-    if isinstance(exc, (KernelError, SandboxUnavailable)):
+    if isinstance(exc, (KernelError, SandboxUnavailable, GpuUnavailable)):
         return EXIT_MACHINE, f"autograder: cannot {command} on this machine: {exc}"
     if isinstance(exc, AutograderError):
         return EXIT_INPUT, f"autograder: error: {exc}"

@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import CodecError as CodecError  # link and judge read it here too
+from .errors import NotComparable as NotComparable
+
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000  # containers, all levels together
 MAX_MRO = 32  # classes of a kernel object's type looked at
@@ -31,21 +34,6 @@ TENSOR_DTYPES = {
     "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
     "bool", "complex64", "complex128",
 }
-
-
-class CodecError(ValueError):
-    """The kernel sent something that is not plain data of the accepted kinds."""
-
-
-class NotComparable(TypeError):
-    """A test compared, hashed or truth-tested a kernel object: the test must ask for data."""
-
-    def __init__(self, type_name: str):
-        self.type_name = type_name
-        super().__init__(
-            f"a {type_name} from the student's kernel cannot be compared, hashed or used as a "
-            "truth value in the judge; the test must ask for plain data (numbers, arrays, "
-            "tensors)")
 
 
 # Classes the kernel names --------------------------------------------------------------------
@@ -196,10 +184,10 @@ class Handle:
     def _refuse(self, *args: Any) -> Any:
         raise NotComparable(self._type)
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
-    __hash__ = __bool__ = __array__ = _refuse  # type: ignore[assignment]
-    __float__ = __int__ = __index__ = __complex__ = _refuse  # type: ignore[assignment]
-    __reduce__ = __reduce_ex__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __bool__ = __array__ = _refuse
+    __float__ = __int__ = __index__ = __complex__ = _refuse
+    __reduce__ = __reduce_ex__ = __copy__ = __deepcopy__ = _refuse
 
     def __del__(self) -> None:
         link = self._link
@@ -221,10 +209,10 @@ class Handle:
         return tuple(judge_classes(self._class_mro[1:])) or (object,)
 
     def __instancecheck__(self, obj: Any) -> bool:
-        return self._remote().isinstance(self, obj)
+        return bool(self._remote().isinstance(self, obj))
 
     def __subclasscheck__(self, cls: Any) -> bool:
-        return self._remote().issubclass(self, cls)
+        return bool(self._remote().issubclass(self, cls))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in Handle.__slots__:
@@ -247,7 +235,8 @@ class Handle:
         return n
 
     def __iter__(self) -> Handle:
-        return self._remote().iter(self)
+        iterator: Handle = self._remote().iter(self)
+        return iterator
 
     def __next__(self) -> Any:
         buffer = self._buffer
@@ -276,7 +265,7 @@ class Raised:
         self.exc = exc
 
 
-def handle_buffer(handle: Handle, items: list, *, done: bool, chunk: int) -> None:
+def handle_buffer(handle: Handle, items: list[Any], *, done: bool, chunk: int) -> None:
     """Append fetched items to an iterator handle's buffer (the judge's link calls this)."""
     buffer = handle._buffer
     if buffer is None:
@@ -341,7 +330,7 @@ def _decode(node: Any, depth: int, budget: _Budget, link: Any) -> Any:
         pairs = node.get("v")
         if not isinstance(pairs, list):
             raise CodecError("bad dict")
-        result: dict = {}
+        result: dict[Any, Any] = {}
         for pair in pairs:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise CodecError("bad dict item")
@@ -386,14 +375,14 @@ def _mro(value: Any) -> list[list[str]]:
     return value
 
 
-def _text(node: dict, key: str, limit: int) -> str:
+def _text(node: dict[str, Any], key: str, limit: int) -> str:
     value = node.get(key)
     if not isinstance(value, str) or len(value) > limit:
         raise CodecError(f"bad field {key!r}")
     return value
 
 
-def _dtype(text: str) -> np.dtype:
+def _dtype(text: str) -> np.dtype[Any]:
     try:
         dtype = np.dtype(text)
     except TypeError:
@@ -404,7 +393,7 @@ def _dtype(text: str) -> np.dtype:
     return dtype
 
 
-def _array(node: dict, dtype: np.dtype, budget: _Budget) -> np.ndarray:
+def _array(node: dict[str, Any], dtype: np.dtype[Any], budget: _Budget) -> np.ndarray[Any, Any]:
     shape = node.get("shape")
     if not isinstance(shape, list) or len(shape) > 32 or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
@@ -423,7 +412,7 @@ def _array(node: dict, dtype: np.dtype, budget: _Budget) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _tensor(node: dict, budget: _Budget, *, inner: bool = False) -> Any:
+def _tensor(node: dict[str, Any], budget: _Budget, *, inner: bool = False) -> Any:
     import torch
 
     name = _text(node, "dtype", 16)
@@ -449,7 +438,7 @@ def _tensor(node: dict, budget: _Budget, *, inner: bool = False) -> Any:
     return tensor
 
 
-def encode_request(request: dict, *, ref_of: Any) -> str:
+def encode_request(request: dict[str, Any], *, ref_of: Any) -> str:
     """Pickle a judge request for the kernel (trusted → untrusted), kernel objects by reference.
 
     `ref_of(obj)` returns ("name", str) or ("handle", int) for proxies and handles, else None.

@@ -10,9 +10,32 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .strenum import StrEnum
 
-GPU_MODES = ("auto", "required", "off")
-KERNEL_STARTS = ("template", "bwrap")
+
+class GpuMode(StrEnum):
+    """[grading] gpu: whether the kernels get a GPU."""
+
+    AUTO = "auto"  # the GPUs this machine has; on the CPU where it has none
+    REQUIRED = "required"  # refuse to grade on a machine without a GPU
+    OFF = "off"  # on the CPU, whatever the machine has
+
+
+class KernelStart(StrEnum):
+    """How a student's kernel is started and caged: [grading] kernel_start, a result's `sandbox`.
+
+    `template` and `bwrap` build the same cage (see template.py); the template forks kernels
+    from a process that has already imported torch, bwrap starts each anew.
+    """
+
+    TEMPLATE = "template"
+    BWRAP = "bwrap"
+    NONE = "none"  # no cage (--no-require-sandbox, development only): never a course's choice
+
+
+KERNEL_STARTS = (KernelStart.TEMPLATE, KernelStart.BWRAP)  # the caged starts a course may choose
+# The values a key of type StrEnum may take in course.toml, where not all of the enum's.
+CHOICES: dict[type[StrEnum], tuple[StrEnum, ...]] = {KernelStart: KERNEL_STARTS}
 
 
 @dataclass(frozen=True)
@@ -35,9 +58,9 @@ class Limits:
     output_kb: int = 1024  # output kept per cell; the rest is dropped
     disk_mb: int = 256  # size of the writable work dir
     workers: int = 0  # parallel kernels; 0 = sized from cores and memory
-    gpu: str = "auto"  # auto | required | off
+    gpu: GpuMode = GpuMode.AUTO
     gpu_slots: int = 4  # kernels sharing one GPU at once
-    kernel_start: str = "template"  # template: forked from a pre-imported process | bwrap
+    kernel_start: KernelStart = KernelStart.TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,12 @@ def _build(cls: type, table: dict[str, Any], where: str, path: Path) -> Any:
             )
         default = known[key].default
         expected = type(default)
+        if issubclass(expected, StrEnum):
+            choices = CHOICES.get(expected, tuple(expected))
+            if value not in choices:
+                raise ConfigError(f"{where}.{key} = {value!r} is not one of "
+                                  f"{', '.join(choices)}", path=path)
+            value = expected(value)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
@@ -122,14 +151,6 @@ def _build(cls: type, table: dict[str, Any], where: str, path: Path) -> Any:
 
 
 def _check_limits(limits: Limits, path: Path) -> None:
-    if limits.gpu not in GPU_MODES:
-        raise ConfigError(
-            f"grading.gpu = {limits.gpu!r} is not one of {', '.join(GPU_MODES)}", path=path
-        )
-    if limits.kernel_start not in KERNEL_STARTS:
-        raise ConfigError(
-            f"grading.kernel_start = {limits.kernel_start!r} is not one of "
-            f"{', '.join(KERNEL_STARTS)}", path=path)
     for name in ("cell_timeout", "notebook_timeout", "memory_mb", "processes", "output_kb",
                  "disk_mb", "gpu_slots"):
         if getattr(limits, name) <= 0:

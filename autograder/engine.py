@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__, autotest, datafiles, gpu, gpu_slots, judge, sandbox
+from . import autotest, datafiles, gpu, gpu_slots, judge, sandbox
 from .authoring import check_total
 from .config import Assignment, Course, Limits
-from .errors import AuthoringError, AutograderError, SubmissionError
-from .kernel import DIED, ERROR, OK, TIMEOUT, Kernel
+from .errors import AuthoringError, SubmissionError
+from .kernel import Kernel
 from .link import KernelLink, code_fragments, first_line, withheld
+from .messages import RunStatus
 from .notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -37,23 +38,13 @@ from .notebook import (
 )
 from .rebuild import Rebuilt, answer_names, rebuild
 from .results import (
-    CELL_TIMEOUT,
-    GRADED,
-    KERNEL_DIED,
-    MANUAL,
-    NOT_ATTEMPTED,
-    NOT_GRADED,
-    PASSED,
-    REJECTED,
+    NO_RESPONSE,
     QuestionResult,
+    QuestionStatus,
     SubmissionResult,
+    SubmissionStatus,
 )
-from .results import (
-    ERROR as STATUS_ERROR,
-)
-from .results import (
-    TIMEOUT as STATUS_TIMEOUT,
-)
+from .versions import grader_version
 
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
 BOOT = (
@@ -65,19 +56,17 @@ BOOT = (
     f"__autograder_boot({AGENT_SOURCE!r})\n"
     "del __autograder_boot\n"
 )
-NO_RESPONSE = "No response"  # nbgrader's words for an answer left as released
 MAX_RESTARTS = 2
-
-
-def grader_version() -> str:
-    return __version__
+# A student's cell that ran out of time or killed its kernel: the status of the question after it.
+KERNEL_OUTCOMES = {RunStatus.TIMEOUT: QuestionStatus.TIMEOUT,
+                   RunStatus.DIED: QuestionStatus.KERNEL_DIED}
 
 
 @dataclass
 class _Answer:
     """What happened to the student code run since the last test cell."""
 
-    status: str = OK
+    status: RunStatus = RunStatus.OK
     message: str = ""
 
 
@@ -203,8 +192,9 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
                      limits: Limits | None = None) -> SubmissionResult:
     """Grade one notebook. Bad input becomes a result (rejected/error/timeout), never an exception.
 
-    Raises only for the grader's own setup problems (no sandbox where one is required, a broken
-    course file), which no submission can fix.
+    Raises only for what no submission can fix: the grader's own setup (no sandbox where one is
+    required, a broken course file) and the instructor's source (AuthoringError), which would
+    otherwise reject every submission in turn.
     """
     notebook = Path(notebook)
     spec = course.assignment(assignment)
@@ -213,10 +203,11 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
     level = sandbox.sandbox_level(require_sandbox, start=limits.kernel_start)
     plan = gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
     result = SubmissionResult(
-        assignment=assignment, submission_id=submission_id or notebook.stem, status=GRADED,
+        assignment=assignment, submission_id=submission_id or notebook.stem,
+        status=SubmissionStatus.GRADED,
         submitted_at=submitted_at.isoformat() if submitted_at else None,
         max_points=sum(total_points(cells_of(source))), sandbox=level,
-        grader_version=grader_version(),
+        grader_version=grader_version(spec.notebook),
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"), source=str(notebook),
         device="cuda" if plan.use_gpu else "cpu",
     )
@@ -227,15 +218,15 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
         result.content_hash = content_hash(notebook)
         submission = read_notebook(notebook)
     except (OSError, SubmissionError) as exc:
-        result.status, result.reason = REJECTED, str(exc)
+        result.status, result.reason = SubmissionStatus.REJECTED, str(exc)
         return result
     try:
         judging = judging_of(course, spec)
         files = datafiles.read_files(spec.notebook.parent)
         judge_files = datafiles.read_files(spec.notebook.parent, released=False)
         rebuilt = rebuild(source, submission, source_path=spec.notebook, submission_path=notebook)
-    except AutograderError as exc:
-        result.status, result.reason = REJECTED, str(exc)
+    except SubmissionError as exc:  # an AuthoringError goes up: the source is at fault
+        result.status, result.reason = SubmissionStatus.REJECTED, str(exc)
         return result
     result.team = list(rebuilt.team or [])
     for flag in rebuilt.flags:
@@ -250,7 +241,7 @@ def grade_submission(notebook: Path, *, course: Course, assignment: str,
                                judge_files=judge_files)
             session.run()
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
-        result.status = STATUS_ERROR
+        result.status = SubmissionStatus.ERROR
         result.reason = f"grading failed: {type(exc).__name__}: {exc}"[:2000]
     result.runtime_s = round(time.monotonic() - started, 3)
     result.points = round(sum(q.points for q in result.questions if not q.manual), 4)
@@ -314,7 +305,7 @@ class _Session:
             return False
         for code in self.replay:
             run = self.kernel.execute(code, timeout=self._cell_budget())
-            if run.status in (DIED, TIMEOUT):
+            if run.status in (RunStatus.DIED, RunStatus.TIMEOUT):
                 self.kernel.close()
                 return False
         return True
@@ -381,8 +372,9 @@ class _Session:
                 self._test_deadline = min(self.deadline, time.monotonic() + self.limits.cell_timeout)
                 question = self._judge(cell, namespace, link, pending)
                 if question.points == 0 and attempted and not any(attempted) \
-                        and question.status not in (CELL_TIMEOUT, KERNEL_DIED):
-                    question.status = NOT_ATTEMPTED  # the answers are missing or still the stub
+                        and question.status not in KERNEL_OUTCOMES.values():
+                    # the answers are missing or still the stub
+                    question.status = QuestionStatus.NOT_ATTEMPTED
                 self.result.questions.append(question)
                 pending, attempted = _Answer(), []
                 continue
@@ -390,9 +382,11 @@ class _Session:
                 attempted.append(cell.attempted)
             # Code that runs in the kernel: instructor setup and demos, the students' answers.
             outcome = self._run_in_kernel(cell)
-            if manual is not None and manual.status == MANUAL and outcome.status != OK:
+            if manual is not None and manual.status == QuestionStatus.MANUAL \
+                    and outcome.status != RunStatus.OK:
                 manual.message += f" ({outcome.message})"  # for the one who reads the code
-            if outcome.status != OK and (pending.status == OK or outcome.status != ERROR):
+            if outcome.status != RunStatus.OK \
+                    and (pending.status == RunStatus.OK or outcome.status != RunStatus.ERROR):
                 pending = outcome  # a timeout or a death outweighs an earlier error
             if cell.role == Role.LOCKED and setup.get(cell.source_index):
                 self._setup_in_judge(cell, namespace)
@@ -408,9 +402,10 @@ class _Session:
         """
         grade_id = cell.grade_id or f"cell-{cell.source_index}"
         question = QuestionResult(grade_id=grade_id, points=0.0, max_points=cell.points,
-                                  status=MANUAL, manual=True, message="graded by hand")
+                                  status=QuestionStatus.MANUAL, manual=True,
+                                  message="graded by hand")
         if cell.role == Role.WRITTEN and not cell.attempted:
-            question.status, question.message = NOT_ATTEMPTED, NO_RESPONSE
+            question.status, question.message = QuestionStatus.NOT_ATTEMPTED, NO_RESPONSE
             self.result.flag("no_response", f"{grade_id}: no response (the answer is still the "
                              "released stub, or blank): 0 unless marked by hand")
         self.result.questions.append(question)
@@ -437,32 +432,32 @@ class _Session:
     def _run_in_kernel(self, cell) -> _Answer:
         """Run one cell in the kernel; a dead kernel is restarted for the cells after it."""
         if self.kernel.box is None and not self._restart():
-            return _Answer(KERNEL_DIED, "the kernel died and could not be restarted")
+            return _Answer(RunStatus.DIED, "the kernel died and could not be restarted")
         budget = self._cell_budget()
         if budget <= 0:
-            self.result.status = STATUS_TIMEOUT
-            return _Answer(CELL_TIMEOUT, f"the notebook ran past its "
+            self.result.status = SubmissionStatus.TIMEOUT
+            return _Answer(RunStatus.TIMEOUT, f"the notebook ran past its "
                                          f"{self.limits.notebook_timeout:g} s limit")
         run = self.kernel.execute(cell.code, timeout=budget)
         self.truncated = self.truncated or run.truncated
         where = (f"cell {cell.submission_index + 1}" if cell.submission_index is not None
                  else f"cell {cell.source_index + 1} of the assignment")
         outcome = _Answer()
-        if run.status == OK:
+        if run.status == RunStatus.OK:
             self.replay.append(cell.code)
-        elif run.status == ERROR:
+        elif run.status == RunStatus.ERROR:
             # The student's text, capped, and never hidden test code their kernel saw before.
             text = ("[text withheld: it holds hidden test code]"
                     if withheld(run.evalue, self.hidden_code) else first_line(run.evalue))
-            outcome = _Answer(ERROR, f"{where} raised {first_line(run.ename, 100)}"
+            outcome = _Answer(RunStatus.ERROR, f"{where} raised {first_line(run.ename, 100)}"
                                      + (f": {text}" if text else ""))
-        elif run.status == TIMEOUT:
-            outcome = _Answer(CELL_TIMEOUT, f"{where} ran past its "
+        elif run.status == RunStatus.TIMEOUT:
+            outcome = _Answer(RunStatus.TIMEOUT, f"{where} ran past its "
                                             f"{self.limits.cell_timeout:g} s limit")
             if time.monotonic() >= self.deadline:
-                self.result.status = STATUS_TIMEOUT
-        elif run.status == DIED:
-            outcome = _Answer(KERNEL_DIED, f"the kernel died in {where}"
+                self.result.status = SubmissionStatus.TIMEOUT
+        elif run.status == RunStatus.DIED:
+            outcome = _Answer(RunStatus.DIED, f"the kernel died in {where}"
                               + (" (memory limit)" if self.kernel.oom_killed else ""))
         if self.kernel.box is None:
             self._restart()
@@ -491,7 +486,7 @@ class _Session:
                                           hidden_lines=judge.hidden_lines(cell.code))
         namespace["reference"] = _LazyReference(self.spec.notebook)
         if self.kernel.box is None and not self._restart():
-            return QuestionResult(grade_id, 0.0, cell.points, KERNEL_DIED,
+            return QuestionResult(grade_id, 0.0, cell.points, QuestionStatus.KERNEL_DIED,
                                   "the kernel died earlier and could not be restarted")
         link.kernel = self.kernel
         try:
@@ -504,14 +499,14 @@ class _Session:
                                    student_names=self.names, link=link)
         question = judge.score_cell(grade_id=grade_id, points=cell.points, run=cellrun)
         # What happened in the student's cells explains a failure better than a NameError.
-        if pending.status != OK and question.status != PASSED:
-            if pending.status in (CELL_TIMEOUT, KERNEL_DIED) and question.points == 0:
-                question.status = pending.status
+        if pending.status != RunStatus.OK and question.status != QuestionStatus.PASSED:
+            if pending.status in KERNEL_OUTCOMES and question.points == 0:
+                question.status = KERNEL_OUTCOMES[pending.status]
             question.message = pending.message + (f"; {question.message}"
                                                   if question.message else "")
-        if question.status == NOT_ATTEMPTED:
+        if question.status == QuestionStatus.NOT_ATTEMPTED:
             question.message = question.message or "not attempted"
-        if any(c.status == NOT_GRADED for c in question.checks):
+        if any(c.status == QuestionStatus.NOT_GRADED for c in question.checks):
             self.result.flag("gpu_checks_not_graded",
                              "checks that need a GPU were not graded (no GPU here)")
         if self.kernel.box is None:

@@ -6,14 +6,24 @@ import html
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atomic import write_atomic
 from .config import Course
 from .gradebook import Grade, submission_grade
 from .marks import Mark
 from .notebook import Role, cells_of, read_notebook, split_hidden
-from .results import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, SubmissionResult
+from .results import (
+    NO_RESPONSE,
+    CheckResult,
+    QuestionStatus,
+    SubmissionResult,
+    SubmissionStatus,
+)
 from .titles import headings_above, question_titles
+
+if TYPE_CHECKING:
+    from .batch import BatchReport
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
 STUDENT_FLAGS = {
@@ -22,8 +32,8 @@ STUDENT_FLAGS = {
     "gpu_checks_not_graded", "memory_limit", "output_truncated",
 }
 STATUS_TEXT = {
-    "graded": "graded", "error": "could not be graded completely", "timeout": "ran out of time",
-    "rejected": "could not be graded",
+    SubmissionStatus.GRADED: "graded", SubmissionStatus.ERROR: "could not be graded completely",
+    SubmissionStatus.TIMEOUT: "ran out of time", SubmissionStatus.REJECTED: "could not be graded",
 }
 # Where numpy/torch start printing the compared values after a failed comparison: the expected
 # values of a hidden test. That line and every line after it (wrapped rows of an array) go.
@@ -103,7 +113,7 @@ def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
     lines = [f"Automatic points: <b>{_pts(auto)} / {_pts(sum(q.max_points for q in tests))}</b>"]
     if written and (grade is None or grade.to_mark):
         lines.append("Written answers: graded by hand, not included yet")
-    elif written:
+    elif written and grade is not None:
         lines.append(f"Written answers (graded by hand): <b>{_pts(grade.manual)} / "
                      f"{_pts(sum(q.max_points for q in written))}</b>")
     if grade is None:
@@ -120,13 +130,15 @@ def _summary(result: SubmissionResult, grade: Grade | None) -> list[str]:
 
 def _manual_cells(q, mark: Mark | None, e) -> tuple[str, str, str, str]:
     """(points, status class, status text, message) of a question marked by hand."""
-    if mark is not None and not mark.cleared:
-        status = PASSED if mark.points >= q.max_points else ("partial" if mark.points else FAILED)
+    if mark is not None and mark.points is not None:  # marked, not cleared
+        status = (QuestionStatus.PASSED if mark.points >= q.max_points
+                  else QuestionStatus.PARTIAL if mark.points else QuestionStatus.FAILED)
         return (f"{_pts(mark.points)} / {_pts(q.max_points)}", status, "marked by hand",
                 e(mark.comment))
-    if q.status == NOT_ATTEMPTED:
-        return f"0 / {_pts(q.max_points)}", NOT_ATTEMPTED, "not attempted", "No response"
-    return f"– / {_pts(q.max_points)}", "manual", "to be marked by hand", ""
+    if q.status == QuestionStatus.NOT_ATTEMPTED:
+        return (f"0 / {_pts(q.max_points)}", QuestionStatus.NOT_ATTEMPTED, "not attempted",
+                NO_RESPONSE)
+    return f"– / {_pts(q.max_points)}", QuestionStatus.MANUAL, "to be marked by hand", ""
 
 
 def render(result: SubmissionResult, *, hidden: set[str], course_name: str = "",
@@ -229,7 +241,7 @@ def remove_stale_pages(out: Path, keep: set[str], *,
     run (a shard removes only pages of its own shard), and the page carries this module's
     generator mark: a page someone else put in the folder stays.
     """
-    removed = []
+    removed: list[Path] = []
     folder = Path(out)
     if not folder.is_dir():
         return removed
@@ -246,3 +258,22 @@ def remove_stale_pages(out: Path, keep: set[str], *,
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def write_batch_feedback(report: BatchReport, *, course: Course, results: Path, out: Path,
+                         shard: tuple[int, int] | None = None) -> tuple[list[Path], list[Path]]:
+    """(pages written, pages removed) for a batch's shard: a page per submission there is now,
+    with the marks given so far; a page of a submission that is gone is removed, unless the run
+    was cut short (then what is there is not known)."""
+    from .batch import in_shard
+    from .marks import collect_marks
+
+    current = set(report.graded) | set(report.skipped)
+    mine = [r for r in report.results if in_shard(r.submission_id, shard)
+            and (report.interrupted or r.submission_id in current)]
+    pages = write_feedback(mine, out=out, course=course, course_name=course.name,
+                           source_notebook=course.assignment(report.assignment).notebook,
+                           marks=collect_marks([results], report.assignment))
+    removed = [] if report.interrupted else remove_stale_pages(
+        out, current, mine=lambda sid: in_shard(sid, shard))
+    return pages, removed

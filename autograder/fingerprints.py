@@ -135,7 +135,7 @@ def lex(source: str) -> list[tuple[str, str, int, int]]:
                 out.append((tokenize.tok_name[t.type], t.string, offset(t.start), offset(t.end)))
         return out
     except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
-        return [(m.lastgroup, m.group(), m.start(), m.end()) for m in _ROUGH.finditer(text)
+        return [(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _ROUGH.finditer(text)
                 if m.lastgroup != "COMMENT"]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import GPU_MODES
+from .config import GpuMode
 from .errors import ConfigError, GpuUnavailable
 
 __all__ = ["NO_GPU_MESSAGE", "Gpu", "GpuPlan", "GpuUnavailable", "allotment", "detect_gpus",
@@ -41,7 +41,7 @@ class Gpu:
 class GpuPlan:
     """How one grading run uses GPUs; decided once, before any kernel starts."""
 
-    mode: str  # auto | required | off, from course.toml [grading] gpu
+    mode: GpuMode  # from course.toml [grading] gpu
     gpus: int  # GPUs handed to kernels; 0 = everything runs on the CPU
     slots_per_gpu: int  # kernels sharing one GPU at once
     reason: str  # one line for the log and the result: why the GPU is or is not used
@@ -56,28 +56,24 @@ class GpuPlan:
         """Kernels that may hold a GPU at the same time on this machine."""
         return self.gpus * self.slots_per_gpu
 
-    @property
-    def skip_message(self) -> str | None:
-        """Message of a needs_gpu check under this plan; None when such checks are graded."""
-        return None if self.use_gpu else NO_GPU_MESSAGE
 
-
-def resolve_gpu_mode(mode: str, available: int, *, slots_per_gpu: int = 4,
+def resolve_gpu_mode(mode: GpuMode | str, available: int, *, slots_per_gpu: int = 4,
                      path: Path | str | None = None) -> GpuPlan:
     """Decide the GpuPlan from the course's gpu mode and the GPUs this machine has.
 
     `required` without a GPU refuses to grade at all: grading a GPU homework on the CPU would give
     every pair "not graded" on the GPU checks, which an instructor who wrote `required` does not want.
     """
-    if mode not in GPU_MODES:
-        raise ConfigError(f"grading.gpu = {mode!r} is not one of {', '.join(GPU_MODES)}",
+    if mode not in tuple(GpuMode):
+        raise ConfigError(f"grading.gpu = {mode!r} is not one of {', '.join(GpuMode)}",
                           path=path)
+    mode = GpuMode(mode)
     if slots_per_gpu < 1:
         raise ConfigError("grading.gpu_slots must be positive", path=path)
-    if mode == "off":
+    if mode == GpuMode.OFF:
         return GpuPlan(mode, 0, slots_per_gpu, 'gpu = "off" in course.toml: kernels run on the CPU')
     if available <= 0:
-        if mode == "required":
+        if mode == GpuMode.REQUIRED:
             raise GpuUnavailable(
                 'course.toml sets gpu = "required" but this machine has no GPU',
                 path=path,
@@ -213,9 +209,9 @@ def allotment() -> list[Gpu]:
     return visible_gpus(detect_gpus(), os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
-def gpu_plan(mode: str, slots_per_gpu: int, *, path: Path | str | None = None) -> GpuPlan:
+def gpu_plan(mode: GpuMode | str, slots_per_gpu: int, *, path: Path | str | None = None) -> GpuPlan:
     """The plan for this machine: `gpu_plan(course.limits.gpu, course.limits.gpu_slots)`."""
-    gpus = allotment() if mode != "off" else []
+    gpus = allotment() if mode != GpuMode.OFF else []
     plan = resolve_gpu_mode(mode, len(gpus), slots_per_gpu=slots_per_gpu, path=path)
     return dataclasses.replace(plan, allotment=tuple(gpus)) if plan.use_gpu else plan
 

@@ -81,6 +81,7 @@ def hold_gpu(plan: GpuPlan, *, index: int | None = None, lock_dir: Path | None =
         return
     slots = GpuSlots(sorted(gpus), plan.slots_per_gpu, lock_dir=lock_dir or SLOT_DIR)
     with slots.hold() as held:
+        assert held is not None  # slots over a GPU or more: None only where there is none
         yield kernel_gpu(gpus[held], dev)
 
 
@@ -102,16 +103,6 @@ class GpuSlots:
         # Slot j of every GPU before slot j+1 of any: load spreads over the GPUs.
         self._order = [(gpu, slot) for slot in range(per_gpu) for gpu in self.gpus]
         self._held: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        # Another process gets the same slots (same lock_dir) but none of our held descriptors.
-        state = dict(self.__dict__)
-        state["_held"], state["_lock"] = {}, None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _try(self, key: tuple[int, int]) -> bool:
@@ -158,8 +149,3 @@ class GpuSlots:
         finally:
             if key is not None:
                 self.release(key)
-
-    def in_use(self) -> int:
-        """Slots held by this allocator (this process)."""
-        with self._lock:
-            return len(self._held)

@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .late import lateness
 from .marks import (
     Mark,
+    MarkOrigin,
     MarkProblem,
     TypedCell,
     collect_marks,
@@ -24,7 +25,7 @@ from .marks import (
     results_root,
     store_marks,
 )
-from .results import GRADED, NOT_ATTEMPTED, NOT_GRADED, PASSED, SubmissionResult, read_result
+from .results import QuestionStatus, SubmissionResult, SubmissionStatus, collect_results
 from .roster import Roster, Student, apply_team_checks, check_teams, load_roster
 from .spreadsheet import (
     COUNT,
@@ -50,7 +51,6 @@ from .times import TIME_UNVERIFIED, TRUSTED, UNTRUSTED
 from .titles import headings_above, question_titles
 
 NO_SUBMISSION = "no submission"
-NO_RESPONSE_TEXT = "No response"
 MANUAL_SUFFIX = " (manual)"
 IDENTITY = ["student_id", "last_name", "first_name", "email"]
 BINS = 10  # bars of the grade distribution
@@ -71,31 +71,6 @@ class Gradebook:
     labels: dict[str, str] = field(default_factory=dict)  # column key → header in the sheet
     marks_taken: int = 0  # marks typed into the earlier grades.xlsx, stored by this run
     similarity: list[dict[str, Any]] = field(default_factory=list)  # pairs of `similarity`
-
-
-# ---------------------------------------------------------------- reading results
-
-def collect_results(folders: list[Path], assignment: str) -> list[SubmissionResult]:
-    """This assignment's results from any set of result folders (shards), one per submission.
-
-    A folder may be a results root (holding `<assignment>/`) or an assignment's folder itself.
-    Where shards overlap, the most recently graded result wins.
-    """
-    best: dict[str, SubmissionResult] = {}
-    for folder in folders:
-        folder = Path(folder)
-        where = folder / assignment if (folder / assignment).is_dir() else folder
-        for path in sorted(where.glob("*.json")):
-            try:
-                result = read_result(path)
-            except (OSError, ValueError, TypeError, KeyError):
-                continue
-            if result.assignment != assignment:
-                continue
-            old = best.get(result.submission_id)
-            if old is None or result.graded_at > old.graded_at:
-                best[result.submission_id] = result
-    return [best[k] for k in sorted(best)]
 
 
 # ---------------------------------------------------------------- deciding (pure)
@@ -126,9 +101,9 @@ def submission_grade(result: SubmissionResult, spec: Assignment, marks: dict[str
         if not q.manual:
             continue
         mark = marks.get(q.grade_id)
-        if mark is not None and not mark.cleared:
+        if mark is not None and mark.points is not None:  # marked, not cleared
             manual += min(max(mark.points, 0.0), q.max_points)
-        elif q.status == NOT_ATTEMPTED:
+        elif q.status == QuestionStatus.NOT_ATTEMPTED:
             no_response.append(q.grade_id)
         else:
             to_mark.append(q.grade_id)
@@ -150,7 +125,8 @@ def submission_grade(result: SubmissionResult, spec: Assignment, marks: dict[str
 def pick_submission(results: list[SubmissionResult]) -> SubmissionResult:
     """The one submission that counts for a student found in several: a graded one before the
     others, then the most recent."""
-    return max(results, key=lambda r: (r.status == GRADED, r.submitted_at or "", r.submission_id))
+    return max(results, key=lambda r: (r.status == SubmissionStatus.GRADED, r.submitted_at or "",
+                                       r.submission_id))
 
 
 def question_columns(results: list[SubmissionResult]) -> list[tuple[str, bool]]:
@@ -308,7 +284,7 @@ def _manual_value(hw: _Assignment, result: SubmissionResult, qid: str) -> tuple[
     if mark is not None and not mark.cleared:
         return mark.points, None
     q = next((q for q in result.questions if q.grade_id == qid), None)
-    if q is not None and q.status == NOT_ATTEMPTED:
+    if q is not None and q.status == QuestionStatus.NOT_ATTEMPTED:
         return 0.0, NO_RESPONSE
     return None, None
 
@@ -424,7 +400,7 @@ def _rows(course: Course, roster: Roster, hws: list[_Assignment]
 def _question_stats(hws: list[_Assignment]) -> tuple[list[dict], list[dict]]:
     questions, checks = [], []
     for hw in hws:
-        graded = [r for r in hw.results if r.status == GRADED]
+        graded = [r for r in hw.results if r.status == SubmissionStatus.GRADED]
         for qid, manual in hw.questions:
             title = hw.titles.get(qid, qid)
             qs = [(r, q) for r in graded for q in r.questions if q.grade_id == qid]
@@ -453,8 +429,8 @@ def _question_stats(hws: list[_Assignment]) -> tuple[list[dict], list[dict]]:
                 for c in q.checks:
                     names[c.name].append(c)
             for name, cs in names.items():
-                graded_checks = [c for c in cs if c.status != NOT_GRADED]
-                passed = sum(c.status == PASSED for c in graded_checks)
+                graded_checks = [c for c in cs if c.status != QuestionStatus.NOT_GRADED]
+                passed = sum(c.status == QuestionStatus.PASSED for c in graded_checks)
                 checks.append({
                     "assignment": hw.name, "question": title, "check": name,
                     "max points": max(c.max_points for c in cs),
@@ -474,7 +450,7 @@ def _problems(hws: list[_Assignment], rows: list[dict[str, Any]], timezone_name:
             base = {"assignment": hw.name, "submission": r.submission_id, "team": team,
                     "status": r.status, "submitted at": local_time(r.submitted_at, timezone_name),
                     "time from": time_source(r), "source": r.source}
-            if r.status != GRADED:
+            if r.status != SubmissionStatus.GRADED:
                 problems.append({**base, "problem": r.status, "message": r.reason})
             for f in r.flags:
                 problems.append({**base, "problem": f.code, "message": f.message})
@@ -510,7 +486,8 @@ def _mark_rows(hws: list[_Assignment], timezone_name: str) -> list[dict[str, Any
                              "team": ", ".join(hw.teams.get(sid, [])),
                              "question": hw.titles.get(qid, qid), "points": mark.points,
                              "max points": hw.max_points.get(qid), "comment": mark.comment,
-                             "entered in": "grades.xlsx" if mark.origin == "xlsx" else mark.origin,
+                             "entered in": "grades.xlsx" if mark.origin == MarkOrigin.XLSX
+                             else mark.origin,
                              "at": local_time(mark.at, timezone_name)})
     return rows
 

@@ -16,45 +16,32 @@ import re
 import sys
 import traceback
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import codec
-from .link import (
-    MAX_VALUE_BYTES,
-    MISSING,
+from .errors import (
     KernelBudget,
     KernelGone,
-    KernelLink,
     KernelTimeout,
+    NoGPU,
     NotAttempted,
     StaleObject,
     StudentError,
-    first_line,
 )
+from .gpu import NO_GPU_MESSAGE
+from .link import MAX_VALUE_BYTES, MISSING, KernelLink, first_line
 from .notebook import BEGIN_HIDDEN, END_HIDDEN
-from .results import (
-    CELL_TIMEOUT,
-    FAILED,
-    KERNEL_DIED,
-    NOT_ATTEMPTED,
-    NOT_GRADED,
-    PARTIAL,
-    PASSED,
-    CheckResult,
-    QuestionResult,
-)
+from .results import CheckResult, QuestionResult, QuestionStatus
 
 __all__ = ["MAX_VALUE_BYTES", "KernelBudget", "KernelGone", "KernelLink", "KernelTimeout",
-           "NotAttempted", "StaleObject", "StudentError"]
+           "NoGPU", "NotAttempted", "StaleObject", "StudentError"]
 
 OUTPUT_CHARS = 4000  # printed by one test cell and kept, visible and hidden parts each
 VISIBLE_MESSAGE = 500  # a failed visible assertion's text, at most
 HIDDEN_MESSAGE = 200  # what a student reads of a failure in a hidden part, at most
 NAMES = "__autograder_names__"  # the judge's object behind `del name` / `name = ...` of a test
-
-
-class NoGPU(Exception):
-    """A check that needs a GPU, on a machine without one: reported as not graded."""
 
 
 # Messages -----------------------------------------------------------------------------------
@@ -145,7 +132,7 @@ class CheckRecord:
     name: str
     points: float
     needs_gpu: bool
-    status: str = PASSED
+    status: QuestionStatus = QuestionStatus.PASSED
     message: str = ""
     hidden: bool = False
     detail: str = ""
@@ -174,36 +161,37 @@ def score_cell(*, grade_id: str, points: float, run: CellRun) -> QuestionResult:
     Pure: the statuses decide everything, so it is tested without a kernel.
     """
     checks = [
-        CheckResult(name=c.name, points=c.points if c.status == PASSED else 0.0,
+        CheckResult(name=c.name, points=c.points if c.status == QuestionStatus.PASSED else 0.0,
                     max_points=c.points, status=c.status, message=c.message,
                     needs_gpu=c.needs_gpu, hidden=c.hidden, detail=c.detail)
         for c in run.checks
     ]
     rest = max(0.0, points - sum(c.max_points for c in checks))
     earned = sum(c.points for c in checks) + (rest if run.error is None else 0.0)
-    graded_max = rest + sum(c.max_points for c in checks if c.status != NOT_GRADED)
+    graded_max = rest + sum(c.max_points for c in checks if c.status != QuestionStatus.NOT_GRADED)
     message, detail = run.message, run.detail
-    if isinstance(run.error, NotAttempted) and not any(c.status == PASSED for c in checks):
-        status = NOT_ATTEMPTED
+    if isinstance(run.error, NotAttempted) \
+            and not any(c.status == QuestionStatus.PASSED for c in checks):
+        status = QuestionStatus.NOT_ATTEMPTED
     elif isinstance(run.error, KernelTimeout):
-        status = CELL_TIMEOUT
+        status = QuestionStatus.TIMEOUT
     elif isinstance(run.error, KernelGone):
-        status = KERNEL_DIED
+        status = QuestionStatus.KERNEL_DIED
     elif points == 0:  # an ungraded check (nbgrader accepts 0-point cells): run, reported
-        failed = run.error is not None or any(c.status == FAILED for c in checks)
-        status = FAILED if failed else PASSED
+        failed = run.error is not None or any(c.status == QuestionStatus.FAILED for c in checks)
+        status = QuestionStatus.FAILED if failed else QuestionStatus.PASSED
     elif graded_max == 0 and checks:
-        status = NOT_GRADED
+        status = QuestionStatus.NOT_GRADED
     elif earned >= graded_max - 1e-9:
-        status = PASSED
+        status = QuestionStatus.PASSED
     elif earned > 0:
-        status = PARTIAL
+        status = QuestionStatus.PARTIAL
     else:
-        status = FAILED
+        status = QuestionStatus.FAILED
     if not message:
-        failed = [c for c in checks if c.status == FAILED]
-        message = failed[0].message if failed else ""
-        detail = detail or (failed[0].detail if failed else "")
+        first = next((c for c in checks if c.status == QuestionStatus.FAILED), None)
+        message = first.message if first else ""
+        detail = detail or (first.detail if first else "")
     return QuestionResult(grade_id=grade_id, points=round(earned, 4), max_points=points,
                           status=status, message=message, checks=checks, detail=detail,
                           output=run.output, hidden_output=run.hidden_output)
@@ -232,21 +220,22 @@ class _Check:
     def __enter__(self) -> CheckRecord:
         return self.record
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: types.TracebackType | None) -> bool:
         record = self.record
         if record.needs_gpu and not self.gpu:
-            record.status, record.message = NOT_GRADED, "not graded (no GPU)"
+            record.status, record.message = QuestionStatus.NOT_GRADED, NO_GPU_MESSAGE
             return kind is None or issubclass(kind, Exception)
         if exc is None:
             return False
         if isinstance(exc, NoGPU):
-            record.status, record.message = NOT_GRADED, "not graded (no GPU)"
+            record.status, record.message = QuestionStatus.NOT_GRADED, NO_GPU_MESSAGE
             return True
         if not isinstance(exc, Exception):
             return False
         record.hidden = record.hidden or _raised_in_hidden_part(exc, self.where.filename,
                                                                 self.where.hidden_lines)
-        record.status = FAILED
+        record.status = QuestionStatus.FAILED
         record.message, record.detail = explain(exc, hidden=record.hidden)
         # Nothing after a dead kernel or a spent budget can run: let the cell stop.
         return not isinstance(exc, KernelGone | KernelBudget)
@@ -329,7 +318,7 @@ class StudentNames:
     as they would in nbgrader where the test runs in the kernel: nbgrader's "does not use
     `squares`" idiom deletes it, calls the function, and puts it back."""
 
-    def __init__(self, namespace: dict, link: KernelLink | None, names: frozenset[str]):
+    def __init__(self, namespace: dict[str, Any], link: KernelLink | None, names: frozenset[str]):
         self.namespace, self.link, self.names = namespace, link, names
 
     def delete(self, name: str) -> None:
@@ -380,7 +369,7 @@ class _SyncStudentNames(ast.NodeTransformer):
                 out.append(ast.copy_location(ast.Delete([target]), node))
         return out
 
-    def _assignment(self, node: ast.stmt, targets: list[ast.AST]) -> list[ast.stmt]:
+    def _assignment(self, node: ast.stmt, targets: Sequence[ast.AST]) -> list[ast.stmt]:
         self.generic_visit(node)
         names = [n for t in targets for n in self._bound(t)]
         return [node] + [self._call("assigned", n, node) for n in dict.fromkeys(names)]
@@ -407,7 +396,7 @@ def compile_cell(code: str, filename: str, *,
     return compile(tree, filename, "exec")
 
 
-def run_in_judge(code: str, filename: str, namespace: dict, *, run: CellRun,
+def run_in_judge(code: str, filename: str, namespace: dict[str, Any], *, run: CellRun,
                  student_names: frozenset[str] = frozenset(),
                  link: KernelLink | None = None) -> CellRun:
     """Run one test cell's full source (visible + hidden) in the judge.
@@ -430,7 +419,8 @@ def run_in_judge(code: str, filename: str, namespace: dict, *, run: CellRun,
     return run
 
 
-def bind_student_names(namespace: dict, link: KernelLink, names: set[str] | frozenset[str]) -> None:
+def bind_student_names(namespace: dict[str, Any], link: KernelLink,
+                       names: set[str] | frozenset[str]) -> None:
     """Bind each student name to its value in the kernel: plain data as a copy, anything else as
     a handle to that very object (so `orig = f; del f` keeps `orig`); a missing name is unbound."""
     if not names:

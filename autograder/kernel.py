@@ -16,27 +16,17 @@ import select
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.connect import write_connection_file
 from jupyter_client.session import Session
 
 from . import sandbox, wire
-from .config import Limits
+from .config import KernelStart, Limits
 from .errors import CageError, KernelStartError
-from .messages import (
-    DIED,
-    ERROR,
-    OK,
-    RESULT_MIME,
-    TIMEOUT,
-    Budget,
-    Execution,
-    dropped,
-    fold,
-    parse,
-)
+from .messages import Budget, Execution, RunStatus, dropped, fold, parse
 
-__all__ = ["DIED", "ERROR", "OK", "RESULT_MIME", "TIMEOUT", "Budget", "Execution", "Kernel"]
+__all__ = ["Budget", "Execution", "Kernel", "RunStatus"]
 
 INTERRUPT_GRACE_S = 3.0
 START_TIMEOUT_S = 60.0
@@ -54,7 +44,7 @@ class Kernel:
     and the counts of dropped messages go on across restarts.
     """
 
-    def __init__(self, *, limits: Limits, level: str,
+    def __init__(self, *, limits: Limits, level: KernelStart,
                  gpu_devices: tuple[tuple[str, str], ...] = (), gpu_visible: str = "",
                  threads: int = 1, prelude: str = "", budget: Budget | None = None):
         self.limits = limits
@@ -79,13 +69,13 @@ class Kernel:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> None:
         if self.over_budget:
             raise KernelStartError(self._budget_message())
-        conn: dict = {}
+        conn: dict[str, Any] = {}
 
         def command(ipc_dir: Path, uid: int) -> list[str]:
             fname, info = write_connection_file(fname=str(ipc_dir / "kernel.json"),
@@ -117,11 +107,11 @@ class Kernel:
             raise
         if self.prelude:
             result = self.execute(self.prelude, timeout=START_TIMEOUT_S)
-            if result.status != OK:
+            if result.status != RunStatus.OK:
                 self.close()
                 raise KernelStartError(f"the grader's agent did not load: {result.evalue}")
 
-    def _connect(self, info: dict, deadline: float) -> None:
+    def _connect(self, info: dict[str, Any], deadline: float) -> None:
         self.session = Session(key=str(info.get("key", "")).encode(),
                                signature_scheme=info.get("signature_scheme", "hmac-sha256"),
                                username="grader")
@@ -198,10 +188,12 @@ class Kernel:
                 "it was stopped and not restarted")
 
     # the wire --------------------------------------------------------------------------
-    def _send(self, channel: str, kind: str, content: dict) -> str:
+    def _send(self, channel: str, kind: str, content: dict[str, Any]) -> str:
+        if self.session is None or channel not in self.channels:
+            raise wire.WireError(0, "the kernel is not connected")
         msg = self.session.msg(kind, content)
         self.channels[channel].send(self.session.serialize(msg))
-        return msg["header"]["msg_id"]
+        return str(msg["header"]["msg_id"])
 
     def _receive(self, timeout: float) -> list[tuple[str, wire.Message | wire.Dropped]]:
         """What arrived on any channel within `timeout`; raises OverBudget past the budget."""
@@ -221,17 +213,18 @@ class Kernel:
     def execute(self, code: str, *, timeout: float) -> Execution:
         """Run code; never raises for what the code does. A dead kernel stays dead (status died)."""
         if not self.channels or not self.alive():
-            return Execution(DIED, evalue="the kernel is not running")
+            return Execution(RunStatus.DIED, evalue="the kernel is not running")
         started = time.monotonic()
-        run = Execution(OK)
+        run = Execution(RunStatus.OK)
         try:
             self._execute(code, run, deadline=started + timeout)
         except wire.WireError:
             self.close()
-            run.status = TIMEOUT if run.status == TIMEOUT else DIED
+            if run.status != RunStatus.TIMEOUT:
+                run.status = RunStatus.DIED
         except OverBudget as exc:
             self.close()
-            run.status, run.evalue = DIED, str(exc)
+            run.status, run.evalue = RunStatus.DIED, str(exc)
         self.dropped += run.dropped
         return run.finish(time.monotonic() - started)
 
@@ -246,7 +239,7 @@ class Kernel:
             if interrupted_at is None and now >= deadline:
                 with contextlib.suppress(wire.WireError):
                     self._send("control", "interrupt_request", {})
-                interrupted_at, run.status = now, TIMEOUT
+                interrupted_at, run.status = now, RunStatus.TIMEOUT
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_S:
                 # The code ignored the interrupt (or swallowed KeyboardInterrupt in a loop).
                 self.close()
@@ -255,7 +248,8 @@ class Kernel:
             events = self._receive(POLL_S)
             if not events and not self.alive():
                 self.close()
-                run.status = TIMEOUT if run.status == TIMEOUT else DIED
+                if run.status != RunStatus.TIMEOUT:
+                    run.status = RunStatus.DIED
                 return
             for name, event in events:
                 if name != "iopub":

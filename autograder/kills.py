@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .results import GRADED, NOT_GRADED, PASSED, TIMEOUT, SubmissionResult
+from .results import QuestionStatus, SubmissionResult, SubmissionStatus
 
 TOLERANCE = 1e-6
 
@@ -33,7 +33,7 @@ class KillMatrix:
 
 
 def _scored(result: SubmissionResult) -> bool:
-    return result.status == GRADED or (result.status == TIMEOUT and bool(result.questions))
+    return result.status == SubmissionStatus.GRADED or (result.status == SubmissionStatus.TIMEOUT and bool(result.questions))
 
 
 def check_columns(solution: SubmissionResult) -> list[tuple[str, str | None]]:
@@ -43,7 +43,7 @@ def check_columns(solution: SubmissionResult) -> list[tuple[str, str | None]]:
     for q in solution.questions:
         if q.manual:
             continue
-        columns += [(q.grade_id, c.name) for c in q.checks if c.status == PASSED]
+        columns += [(q.grade_id, c.name) for c in q.checks if c.status == QuestionStatus.PASSED]
         columns.append((q.grade_id, None))
     return columns
 
@@ -63,12 +63,12 @@ def kills(solution: SubmissionResult, result: SubmissionResult) -> frozenset[int
         checks = {c.name: c for c in got.checks}
         if name is not None:
             check = checks.get(name)
-            if check is not None and check.status not in (PASSED, NOT_GRADED):
+            if check is not None and check.status not in (QuestionStatus.PASSED, QuestionStatus.NOT_GRADED):
                 marks.add(i)
             continue
         # The rest of the cell: a check that never ran (the cell stopped before it), or the
         # points outside checks lost (visible asserts, an exception between checks).
-        covered = [c for c in ref.checks if c.status == PASSED]
+        covered = [c for c in ref.checks if c.status == QuestionStatus.PASSED]
         missing = any(c.name not in checks for c in covered)
         rest = ref.points - sum(c.points for c in covered)
         got_rest = got.points - sum(checks[c.name].points for c in covered if c.name in checks)

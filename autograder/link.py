@@ -20,7 +20,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import codec
-from .kernel import DIED, TIMEOUT, Kernel
+from .errors import (
+    KernelBudget,
+    KernelGone,
+    KernelTimeout,
+    NotAttempted,
+    StaleObject,
+    StudentError,
+)
+from .kernel import Kernel
+from .messages import RunStatus
 
 MAX_VALUE_BYTES = 64 * 2**20  # a student variable bigger than this stays in the kernel
 INLINE_REQUEST_BYTES = 64 * 1024  # bigger requests go through a file
@@ -30,38 +39,6 @@ MAX_REQUESTS = 50_000
 MAX_CHUNK = 1024  # items fetched per step of an iteration (1, 2, 4, ... up to this)
 STUDENT_TEXT = 200  # characters of a student's exception text a student-facing message shows
 MISSING = object()  # a name the kernel does not define
-
-
-class StudentError(Exception):
-    """The student's code kept the kernel from answering (no exception type to rebuild)."""
-
-    def __init__(self, type_name: str, message: str, where: str = ""):
-        self.type_name, self.message, self.where = type_name, message, where
-        super().__init__(f"{where} raised {type_name}: {message}" if where else
-                         f"{type_name}: {message}")
-
-
-class NotAttempted(NotImplementedError):
-    """The student's code still raises NotImplementedError: the release stub is untouched.
-
-    A NotImplementedError, so a test's `except NotImplementedError` still catches it.
-    """
-
-
-class KernelTimeout(Exception):
-    pass
-
-
-class KernelGone(Exception):
-    """The kernel died (killed, out of memory, os._exit) during a request."""
-
-
-class KernelBudget(Exception):
-    """The tests of one submission asked the kernel more than MAX_REQUESTS times."""
-
-
-class StaleObject(Exception):
-    """A kernel object made before the kernel was restarted: it no longer exists."""
 
 
 def grad_enabled() -> bool | None:
@@ -132,7 +109,7 @@ class KernelLink:
             return obj._ref()
         return None
 
-    def request(self, request: dict, *, what: str = "", label: str | None = None,
+    def request(self, request: dict[str, Any], *, what: str = "", label: str | None = None,
                 raw: bool = False) -> Any:
         self.requests += 1
         if self.requests > self.max_requests:
@@ -174,9 +151,9 @@ class KernelLink:
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        if run.status == TIMEOUT:
+        if run.status == RunStatus.TIMEOUT:
             raise KernelTimeout(f"{what} ran past the time limit")
-        if run.status == DIED or not self.kernel.alive():
+        if run.status == RunStatus.DIED or not self.kernel.alive():
             raise KernelGone(f"the kernel died while running {what or 'a test'}")
         answers = [p for p in run.payloads if isinstance(p, dict) and p.get("nonce") == nonce]
         if not answers:
@@ -186,7 +163,7 @@ class KernelLink:
         return answers[-1].get("value")
 
     # exceptions --------------------------------------------------------------------------
-    def exception_class(self, mro: list) -> type[Exception]:
+    def exception_class(self, mro: list[list[str]]) -> type[Exception]:
         """One judge class per kernel exception class for this submission: the class a test
         names (`pytest.raises(ShapeError)`) is the class of what the kernel raises later."""
         key = repr(mro)
@@ -197,7 +174,7 @@ class KernelLink:
                 self._exception_classes[key] = cls
         return cls
 
-    def exception(self, payload: dict, what: str) -> Exception:
+    def exception(self, payload: dict[str, Any], what: str) -> Exception:
         """The kernel's exception, rebuilt in the judge from its names and text (never unpickled)."""
         message = payload.get("message")
         message = message[:2000] if isinstance(message, str) else ""
@@ -226,13 +203,13 @@ class KernelLink:
             text = "[text withheld: it holds hidden test code]"
         tb = payload.get("traceback")
         # Read by judge.explain: where the student's code raised, and what a student may see.
-        exc.autograder_where = what or "your code"
-        exc.autograder_text = text
-        exc.autograder_traceback = tb[-4000:] if isinstance(tb, str) else ""
+        exc.autograder_where = what or "your code"  # type: ignore[attr-defined]
+        exc.autograder_text = text  # type: ignore[attr-defined]
+        exc.autograder_traceback = tb[-4000:] if isinstance(tb, str) else ""  # type: ignore[attr-defined]
         return exc
 
     # operations on kernel objects --------------------------------------------------------------
-    def call(self, target: codec.Handle, args: tuple, kwargs: dict) -> Any:
+    def call(self, target: codec.Handle, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self.request({"op": "call", "target": target, "args": args, "kwargs": kwargs},
                             what=target._label or "a kernel object",
                             label=f"{target._label}(...)")
@@ -268,7 +245,8 @@ class KernelLink:
                               what=what, raw=True)
         self._take(iterator, answer, chunk=iterator._chunk, what=what)
 
-    def _take(self, iterator: codec.Handle, answer: dict, *, chunk: int, what: str) -> None:
+    def _take(self, iterator: codec.Handle, answer: dict[str, Any], *, chunk: int,
+              what: str) -> None:
         items = answer.get("v")
         if answer.get("t") != "items" or not isinstance(items, list) or len(items) > MAX_CHUNK:
             raise codec.CodecError(f"unexpected answer to {what}")
@@ -319,7 +297,7 @@ class KernelLink:
         self.request({"op": "delete", "name": name}, what=f"del {name}")
 
     # scenarios and files --------------------------------------------------------------------
-    def run(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not inspect.isfunction(fn):
             raise TypeError("in_kernel() takes a function defined in the test cell")
         source = inspect.getsource(fn)

@@ -20,17 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_open
-from .errors import ConfigError
+from .errors import ConfigError, MarkError
+from .strenum import StrEnum
 
 SCHEMA_VERSION = 1
 FOLDER = "marks"
-XLSX, REVIEW = "xlsx", "review"  # where a mark was entered
-ORIGINS = (XLSX, REVIEW)
+
+
+class MarkOrigin(StrEnum):
+    """Where a mark was entered."""
+
+    XLSX = "xlsx"  # typed into the gradebook's spreadsheet
+    REVIEW = "review"  # on the review page (autograder review)
+
 COMMENT_CHARS = 4000  # a comment is for the pair to read, not an essay
-
-
-class MarkError(ValueError):
-    """A mark that cannot be stored: not a number, out of the question's bounds, bad origin."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Mark:
     question: str  # the question's grade id in the source notebook
     points: float | None  # None: the mark was cleared (it then counts as not marked yet)
     comment: str = ""
-    origin: str = REVIEW  # xlsx | review
+    origin: MarkOrigin = MarkOrigin.REVIEW
     at: str = ""  # when it was given, ISO 8601 in UTC
 
     @property
@@ -59,10 +62,10 @@ def when(mark: Mark) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def later(a: Mark | None, b: Mark | None) -> Mark | None:
+def later(a: Mark | None, b: Mark) -> Mark:
     """The mark that wins: the later one (on a tie, `b`, the one being entered)."""
-    if a is None or b is None:
-        return b if a is None else a
+    if a is None:
+        return b
     return a if when(a) > when(b) else b
 
 
@@ -87,16 +90,16 @@ def parse_points(value: Any) -> float | None:
     return number
 
 
-def make_mark(question: str, points: Any, *, max_points: float, origin: str, comment: str = "",
-              at: str | None = None) -> Mark:
+def make_mark(question: str, points: Any, *, max_points: float, origin: MarkOrigin | str,
+              comment: str = "", at: str | None = None) -> Mark:
     """A mark checked against its question: 0 <= points <= max_points (None clears the mark)."""
-    if origin not in ORIGINS:
-        raise MarkError(f"origin {origin!r} is not one of {', '.join(ORIGINS)}")
+    if origin not in tuple(MarkOrigin):
+        raise MarkError(f"origin {origin!r} is not one of {', '.join(MarkOrigin)}")
     number = parse_points(points)
     if number is not None and not 0 <= number <= max_points + 1e-9:
         raise MarkError(f"{number:g} is outside 0 to {max_points:g}, the question's points")
     return Mark(question=question, points=number, comment=str(comment or "")[:COMMENT_CHARS],
-                origin=origin, at=at or now())
+                origin=MarkOrigin(origin), at=at or now())
 
 
 # ---------------------------------------------------------------- files
@@ -127,7 +130,8 @@ def _read_file(path: Path) -> dict[str, Mark]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"schema {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
-        marks = [Mark(**m) for m in data["marks"]]
+        marks = [Mark(**{**m, "origin": MarkOrigin(m.get("origin", MarkOrigin.REVIEW))})
+                 for m in data["marks"]]
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -191,7 +195,8 @@ def store_marks(results: Path, assignment: str, submission_id: str, marks: list[
 
 
 def write_mark(results: Path, assignment: str, submission_id: str, *, question: str, points: Any,
-               max_points: float, origin: str = REVIEW, comment: str = "") -> Mark:
+               max_points: float, origin: MarkOrigin | str = MarkOrigin.REVIEW,
+               comment: str = "") -> Mark:
     """Check and store one mark now (what a review page calls when a TA types a mark)."""
     mark = make_mark(question, points, max_points=max_points, origin=origin, comment=comment)
     store_marks(results, assignment, submission_id, [mark])
@@ -279,7 +284,7 @@ def decide_sheet_marks(cells: list[TypedCell], *, written: dict[tuple[str, str],
             refuse("mark_unknown_question",
                    f"a mark typed for {question}, which submission {sid} does not have")
             continue
-        values = []
+        values: list[Any] = []
         for c in edits:
             if not any(_same(c.value, v) for v in values):
                 values.append(c.value)
@@ -291,7 +296,7 @@ def decide_sheet_marks(cells: list[TypedCell], *, written: dict[tuple[str, str],
             continue
         try:
             mark = make_mark(question, values[0], max_points=max_points[(sid, question)],
-                             origin=XLSX, at=edited_at)
+                             origin=MarkOrigin.XLSX, at=edited_at)
         except MarkError as exc:
             refuse("mark_invalid", f"typed mark {_show(values[0])} not stored: {exc}")
             continue

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-RESULT_MIME = "application/vnd.autograder.result+json"
+from .agent import RESULT_MIME
+from .strenum import StrEnum
+
 DELIMITER = b"<IDS|MSG>"
 HEADER_BYTES = 64 * 1024  # a Jupyter header is a few hundred bytes
 MAX_PAYLOADS = 16
 
-OK, ERROR, TIMEOUT, DIED = "ok", "error", "timeout", "died"
+
+class RunStatus(StrEnum):
+    """How one execute request ended, as the grader saw it from outside the kernel."""
+
+    OK = "ok"
+    ERROR = "error"  # the code raised
+    TIMEOUT = "timeout"  # past its deadline: interrupted, or killed
+    DIED = "died"  # the kernel is gone (killed, out of memory, over its byte budget)
 
 
 @dataclass(frozen=True)
@@ -38,13 +49,13 @@ class Budget:
 class Execution:
     """What one execute request gave: status, capped output, error, our result payloads."""
 
-    status: str  # ok | error | timeout | died
+    status: RunStatus
     output: str = ""
     truncated: bool = False
     ename: str = ""
     evalue: str = ""
     traceback: str = ""
-    payloads: list = field(default_factory=list)
+    payloads: list[Any] = field(default_factory=list)  # JSON values, as sent
     seconds: float = 0.0
     dropped: int = 0  # messages over budget, thrown away unread
     output_chars: int = 0  # text seen, kept or not
@@ -63,11 +74,11 @@ class Incoming:
 
     kind: str
     parent: str
-    content: dict
+    content: dict[str, Any]
     size: int
 
 
-def parse(frames: list, budget: Budget) -> Incoming | str:
+def parse(frames: Sequence[bytes | bytearray], budget: Budget) -> Incoming | str:
     """A Jupyter message from its frames, or why it was not parsed (a one-line reason).
 
     [routing ids..., <IDS|MSG>, signature, header, parent header, metadata, content, buffers...].
@@ -95,7 +106,7 @@ def parse(frames: list, budget: Budget) -> Incoming | str:
     return Incoming(str(header.get("msg_type", "")), str(parent.get("msg_id", "")), content, size)
 
 
-def _too_heavy(content, budget: Budget) -> str:
+def _too_heavy(content: bytes | bytearray, budget: Budget) -> str:
     """Refuse before parsing what would cost more memory parsed than the budget allows."""
     if len(content) > budget.text_bytes and not content.isascii():
         return f"a message of {len(content) >> 20} MB that is not plain ASCII"
@@ -131,8 +142,8 @@ def fold(run: Execution, msg: Incoming, *, request: str, cap: int, budget: Budge
             return False
         _output(run, str(data.get("text/plain", "")) + "\n", cap)
     elif msg.kind == "error":
-        if run.status == OK:
-            run.status = ERROR
+        if run.status == RunStatus.OK:
+            run.status = RunStatus.ERROR
         run.ename = str(content.get("ename", ""))[:200]
         run.evalue = str(content.get("evalue", ""))[:2000]
         tb = content.get("traceback", [])

@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 from .atomic import atomic_open
 from .errors import ConfigError
-from .uploads import UploadRefused, read_upload
+from .results import SubmissionStatus
+from .uploads import read_csv_text
 
 # `<Full Name>_<participant>_assignsubmission_<plugin>_`: a folder ("download submissions in
 # folders", the default since Moodle 3.1) or the prefix of each file's name. Moodle turns '_' in
@@ -148,21 +149,6 @@ def parse_moodle_date(text: str, *, timezone_name: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone_name))
 
 
-def _decode(path: Path) -> tuple[str, bool]:
-    try:
-        raw = read_upload(path, limit_mb=MAX_WORKSHEET_MB).data
-    except (OSError, UploadRefused) as exc:
-        raise ConfigError(f"cannot read the grading worksheet: {getattr(exc, 'reason', None) or exc}",
-                          path=path) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("the grading worksheet is not UTF-8 text", path=path,
-                          hint="use the file as Moodle gives it, or save it as 'CSV UTF-8'") \
-            from None
-    return text, raw.startswith(b"\xef\xbb\xbf")
-
-
 def looks_like_worksheet(header: list[str]) -> bool:
     return all(any(h.strip() in COLUMNS[role] for h in header) for role in REQUIRED)
 
@@ -170,7 +156,8 @@ def looks_like_worksheet(header: list[str]) -> bool:
 def read_worksheet(path: Path, *, timezone_name: str) -> Worksheet:
     """Read Moodle's grading worksheet; a ConfigError names the line and the fix."""
     path = Path(path)
-    text, bom = _decode(path)
+    text, bom = read_csv_text(path, what="the grading worksheet", limit_mb=MAX_WORKSHEET_MB,
+                              hint="use the file as Moodle gives it, or save it as 'CSV UTF-8'")
     first = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -294,7 +281,7 @@ def gradebook_mark(row: dict, assignment: str, points: float) -> Mark | None:
     days`, `<hw> penalty`) gives a student: only a graded submission gives one; no submission,
     rejected, error give none, so Moodle keeps what it has."""
     grade = row.get(f"{assignment} grade")
-    if row.get(f"{assignment} status") != "graded" or grade is None:
+    if row.get(f"{assignment} status") != SubmissionStatus.GRADED or grade is None:
         return None
     comment = f"{grade:g}/{points:g}"
     late = row.get(f"{assignment} late days") or 0

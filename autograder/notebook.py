@@ -10,22 +10,18 @@ from pathlib import Path
 
 import nbformat
 
+from .atomic import write_atomic
 from .errors import SubmissionError
-
-try:
-    from enum import StrEnum
-except ImportError:  # Python < 3.11: the student side (check) runs there too, see pyproject.toml
-    from enum import Enum
-
-    class StrEnum(str, Enum):  # type: ignore[no-redef]
-        def __str__(self) -> str:
-            return str(self.value)
+from .strenum import StrEnum
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 TEAM_NAME = "TEAM"
+# What the judge binds for a test cell (engine.py; autotest.py's stand-ins at release): never a
+# name of the student's, whatever a cell binds.
+JUDGE_HELPERS = ("check", "in_kernel", "reference", "kernel_used_gpu", "facts")
 
 
 class Role(StrEnum):
@@ -62,6 +58,8 @@ class Cell:
 # Cells whose points count in the notebook's total; the last two are graded by hand.
 GRADED_ROLES = (Role.TESTS, Role.WRITTEN, Role.TASK)
 MANUAL_ROLES = (Role.WRITTEN, Role.TASK)
+# Cells nbgrader's metadata gives a role: each has a grade_id of its own.
+NBGRADER_ROLES = (Role.ANSWER, Role.TESTS, Role.WRITTEN, Role.TASK, Role.LOCKED)
 
 
 def total_points(cells: list[Cell]) -> tuple[float, float]:
@@ -69,6 +67,21 @@ def total_points(cells: list[Cell]) -> tuple[float, float]:
     auto = sum(c.points for c in cells if c.role is Role.TESTS)
     manual = sum(c.points for c in cells if c.role in MANUAL_ROLES)
     return auto, manual
+
+
+def grade_id_clashes(cells: list[Cell]) -> dict[int, Cell]:
+    """Cells (by index) whose grade_id an earlier cell of an nbgrader role already uses → that
+    earlier cell. A grade_id names one cell: the authoring rules and the matching of a
+    submission both rely on it."""
+    first: dict[object, Cell] = {}
+    clashes: dict[int, Cell] = {}
+    for cell in cells:
+        if cell.role in NBGRADER_ROLES and cell.grade_id:
+            if cell.grade_id in first:
+                clashes[cell.index] = first[cell.grade_id]
+            else:
+                first[cell.grade_id] = cell
+    return clashes
 
 
 def role_of(cell: nbformat.NotebookNode) -> Role:
@@ -164,19 +177,22 @@ def read_notebook(path: Path | str) -> nbformat.NotebookNode:
     return nb
 
 
-def write_notebook(nb: nbformat.NotebookNode, path: Path | str) -> None:
+def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     """Deterministic output: same notebook, same bytes (sorted keys, fixed indent, newline)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = nbformat.writes(nb, version=4)
-    if not text.endswith("\n"):
-        text += "\n"
-    path.write_text(text, encoding="utf-8")
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path | str) -> None:
+    """The notebook's bytes (notebook_bytes), written whole or not at all."""
+    write_atomic(Path(path), notebook_bytes(nb), shared=True)  # shared: notebooks are handed out
 
 
 def split_hidden(source: str) -> tuple[str, str]:
     """(visible part, hidden part) of a test cell's source."""
-    visible, hidden, inside = [], [], False
+    visible: list[str] = []
+    hidden: list[str] = []
+    inside = False
     for line in source.splitlines():
         stripped = line.strip()
         if stripped == BEGIN_HIDDEN:

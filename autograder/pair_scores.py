@@ -145,7 +145,8 @@ def _kgrams(cells: list[OwnCell], handout: Handout, common: Collection[int]) -> 
     """Every k-gram (not only the winnowed ones) of one submission, by hash: (cell, position)."""
     names = handout.names(cells)
     handed = handout.hashes(names)
-    toks, where = [], {}
+    toks: list[list[Token]] = []
+    where: dict[int, list[tuple[int, int]]] = {}
     for ci, c in enumerate(cells):
         t, hashes, own = handout.own_kgrams(c.source, names, handed)
         toks.append(t)

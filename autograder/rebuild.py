@@ -15,22 +15,30 @@ from nbformat import NotebookNode
 
 from .errors import AuthoringError
 from .notebook import (
+    JUDGE_HELPERS,
     TEAM_NAME,
     Cell,
     Role,
     bound_names,
     cells_of,
+    grade_id_clashes,
     normalise,
     read_team,
     split_hidden,
     strip_magics,
 )
 from .results import Flag
+from .strenum import StrEnum
 
-MATCHED_BY_ID = "matched_by_id"
-MATCHED_BY_ANCHOR = "matched_by_anchor"
-MATCHED_BY_NAMES = "matched_by_names"
-MISSING = "missing"
+
+class Match(StrEnum):
+    """How an answer of the source was found in a submission, or that it was not."""
+
+    BY_ID = "matched_by_id"  # its grade_id
+    BY_ANCHOR = "matched_by_anchor"  # the instructor's cells around it
+    BY_NAMES = "matched_by_names"  # the names it defines, anywhere in the notebook
+    MISSING = "missing"
+
 
 # What nbgrader's ClearSolutions writes in place of a solution (its defaults for Python).
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -41,8 +49,6 @@ EDITED_SIMILARITY = 0.6
 # ...looked for among this many cells at most: a real notebook has a few between two anchors,
 # and comparing texts pairwise must not let a notebook of 10,000 cells stall the grader.
 EDITED_CANDIDATES = 50
-# The judge's own helpers: never a name of the student's, whatever a cell binds.
-JUDGE_NAMES = frozenset({"check", "in_kernel", "reference", "kernel_used_gpu", "facts"})
 ANSWERS = (Role.ANSWER, Role.WRITTEN)
 
 
@@ -63,7 +69,7 @@ class Rebuilt:
     cells: list[RebuiltCell]
     team: list[str] | None  # None: no team cell; []: the release's placeholders still there
     flags: list[Flag] = field(default_factory=list)
-    matches: dict[str, str] = field(default_factory=dict)  # answer grade_id -> MATCHED_BY_*/MISSING
+    matches: dict[str, Match] = field(default_factory=dict)  # by answer grade_id
     # submission cell -> the source cell it stands for (0-based); the pair's own cells are absent
     placed: dict[int, int] = field(default_factory=dict)
 
@@ -128,7 +134,7 @@ class _Matching:
         self.src, self.sub = src, sub
         self.owner: dict[int, int] = {}  # submission cell -> the source cell it stands for
         self.found: dict[int, int] = {}  # source answer or team cell -> the submission cell that runs
-        self.how: dict[int, str] = {}  # source answer -> MATCHED_BY_*
+        self.how: dict[int, Match] = {}  # source answer -> how it was found
         self.copies: dict[int, list[int]] = {}  # source instructor cell -> its submission copies
         self.by_content: set[int] = set()  # source cells found without their grade_id
         self.flags: list[Flag] = []
@@ -163,13 +169,13 @@ class _Matching:
             if by_content:
                 self.by_content.add(s.index)
 
-    def take_answer(self, a: Cell, cells: list[Cell], how: str) -> None:
+    def take_answer(self, a: Cell, cells: list[Cell], how: Match) -> None:
         # A copy kept "to be safe" is usually the stub: prefer the last cell that holds work.
         chosen = ([c for c in cells if _attempted(a, c.source)] or cells)[-1]
         for c in cells:
             self.owner[c.index] = a.index  # the other copies do not run
         self.found[a.index], self.how[a.index] = chosen.index, how
-        if how != MATCHED_BY_ID:
+        if how != Match.BY_ID:
             self.by_content.add(a.index)
         if len(cells) > 1:
             numbers = ", ".join(str(c.number) for c in cells)
@@ -184,7 +190,7 @@ class _Matching:
                 hits.setdefault(ids[c.grade_id].index, []).append(c)
         for s, cells in hits.items():
             if self.src[s].role in ANSWERS:
-                self.take_answer(self.src[s], cells, MATCHED_BY_ID)
+                self.take_answer(self.src[s], cells, Match.BY_ID)
             else:
                 for c in cells:
                     self.take_copy(self.src[s], c, by_content=False)
@@ -215,7 +221,7 @@ class _Matching:
                 lo, hi = (-1, len(self.sub)) if anywhere else self.window(a.index)
                 hits = [c for c in self.free("code", lo, hi) if names & self.binds(c)]
                 if hits:
-                    self.take_answer(a, hits, MATCHED_BY_NAMES if anywhere else MATCHED_BY_ANCHOR)
+                    self.take_answer(a, hits, Match.BY_NAMES if anywhere else Match.BY_ANCHOR)
 
     def edited_instructor_cells(self) -> None:
         """Instructor cells edited without their metadata, found by likeness near their place."""
@@ -242,7 +248,7 @@ class _Matching:
                           and b.cell_type == a.cell_type and self.window(b.index) == where]
                 cells = [c for c in self.free(a.cell_type, *where) if _text(c.cell_type, c.source)]
                 if len(rivals) == 1 and len(cells) == 1:
-                    self.take_answer(a, cells, MATCHED_BY_ANCHOR)
+                    self.take_answer(a, cells, Match.BY_ANCHOR)
 
     def team(self) -> list[str] | None:
         home = next((s for s in self.src if s.role is Role.TEAM), None)
@@ -272,7 +278,7 @@ class _Matching:
                     if _text("code", self.sub[j].source) != want:
                         self.flag("cells_changed", f"{_label(s)} was edited (cell {j + 1} of the "
                                   "submission); the source version runs")
-            elif s.index in self.how and self.how[s.index] != MATCHED_BY_ANCHOR:
+            elif s.index in self.how and self.how[s.index] != Match.BY_ANCHOR:
                 lo, hi = self.window(s.index)
                 j = self.found[s.index]
                 if not lo < j < hi:
@@ -290,10 +296,10 @@ class _Matching:
         after: dict[int | None, list[RebuiltCell]] = {}
         at: int | None = None
         for c in self.sub:
-            s = self.owner.get(c.index)
-            if s is not None and self.src[s].role is not Role.FREE:
-                at = s
-            elif s is None and c.cell_type == "code":
+            owner = self.owner.get(c.index)
+            if owner is not None and self.src[owner].role is not Role.FREE:
+                at = owner
+            elif owner is None and c.cell_type == "code":
                 after.setdefault(at, []).append(
                     RebuiltCell(Role.FREE, c.source, None, c.index, None, 0.0, True, "code"))
         out = list(after.get(None, []))
@@ -327,14 +333,12 @@ def _readable(nb: NotebookNode) -> NotebookNode:
 
 
 def _check_source(src: list[Cell], path: Path | str | None) -> None:
-    seen: dict[str, Cell] = {}
-    for c in src:
-        if c.grade_id and c.role is not Role.FREE:
-            if c.grade_id in seen:
-                raise AuthoringError(
-                    f"grade_id {c.grade_id!r} is also used by cell {seen[c.grade_id].number}",
-                    path=path, cell=c.number, hint="give each cell its own grade_id")
-            seen[c.grade_id] = c
+    clashes = grade_id_clashes(src)
+    if clashes:
+        index, first = min(clashes.items())
+        raise AuthoringError(
+            f"grade_id {src[index].grade_id!r} is also used by cell {first.number}",
+            path=path, cell=index + 1, hint="give each cell its own grade_id")
 
 
 def rebuild(source: NotebookNode, submission: NotebookNode, *,
@@ -357,7 +361,7 @@ def rebuild(source: NotebookNode, submission: NotebookNode, *,
     m.edited_instructor_cells()
     m.lone_answers()
     m.check()
-    matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, MISSING)
+    matches = {a.grade_id or f"cell {a.number}": m.how.get(a.index, Match.MISSING)
                for a in src if a.role in ANSWERS}
     return Rebuilt(cells=m.cells(), team=team, flags=m.flags, matches=matches,
                    placed=dict(m.owner))
@@ -396,7 +400,7 @@ def answer_names(source: NotebookNode, *, judge_names: Iterable[str] = (),
     `list`, `len` or `np` changes nothing in the judge, and a name only a student's own cell
     defines is never reached.
     """
-    reserved = set(dir(builtins)) | JUDGE_NAMES | {TEAM_NAME} | set(judge_names)
+    reserved = set(dir(builtins)) | set(JUDGE_HELPERS) | {TEAM_NAME} | set(judge_names)
     names: set[str] = set()
     for c, raw in zip(cells_of(source), source.cells, strict=True):
         if c.role in ANSWERS and c.cell_type == "code":

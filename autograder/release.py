@@ -32,7 +32,15 @@ from .atomic import write_atomic
 from .authoring import check_total, validate_source
 from .config import Assignment, Course
 from .errors import AuthoringError, SubmissionError
-from .notebook import Role, cells_of, fingerprint, read_notebook, role_of, split_hidden
+from .notebook import (
+    Role,
+    cells_of,
+    fingerprint,
+    notebook_bytes,
+    read_notebook,
+    role_of,
+    split_hidden,
+)
 
 MANIFEST_KEY = "autograder"  # nb.metadata[MANIFEST_KEY], and cell.metadata[...] = {"team": true}
 TEAM_CELL_ID = "team"
@@ -205,12 +213,6 @@ def apply_steps(source: nbformat.NotebookNode, steps: Iterable[Step]) -> nbforma
     return nb
 
 
-def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
-    """The bytes notebook.write_notebook writes: sorted keys, fixed indent, final newline."""
-    text = nbformat.writes(nb, version=4)
-    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
-
-
 def data_files(source_dir: Path) -> list[Path]:
     """Files next to the source notebook that students get too, relative to its folder: the same
     list a grading kernel finds in its work dir (datafiles.assignment_files). Sorted, so releases
@@ -298,7 +300,3 @@ def stale_files(*, course: Course, assignment: str) -> list[Path]:
     changed = [path for path, content in planned.items()
                if not path.is_file() or path.read_bytes() != content]
     return changed + leftover_files(spec, planned)
-
-
-def release_is_stale(*, course: Course, assignment: str) -> bool:
-    return bool(stale_files(course=course, assignment=assignment))

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_open
+from .strenum import StrEnum
 
 SCHEMA_VERSION = 1
+NO_RESPONSE = "No response"  # nbgrader's words for a written answer left as released
 
-# Submission status
-GRADED, ERROR, TIMEOUT, REJECTED = "graded", "error", "timeout", "rejected"
-# Question / check status
-PASSED, PARTIAL, FAILED = "passed", "partial", "failed"
-NOT_ATTEMPTED, NOT_GRADED, MANUAL = "not_attempted", "not_graded", "manual"
-CELL_TIMEOUT, KERNEL_DIED = "timeout", "kernel_died"
+
+class SubmissionStatus(StrEnum):
+    """What became of one submission (the result file's `status`)."""
+
+    GRADED = "graded"  # every question has its points, whatever they are
+    ERROR = "error"  # grading failed part way (a kernel that did not start, a grader failure)
+    TIMEOUT = "timeout"  # the notebook ran past its time limit
+    REJECTED = "rejected"  # not gradable at all: unreadable, not a notebook, refused upload
+
+
+class QuestionStatus(StrEnum):
+    """What became of one question, or of one check (passed, failed or not_graded)."""
+
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"  # the answers are missing or still the released stub
+    NOT_GRADED = "not_graded"  # a check that needs a GPU, where the kernels had none
+    MANUAL = "manual"  # graded by hand: the points come from the marks
+    TIMEOUT = "timeout"  # a cell ran past its time limit
+    KERNEL_DIED = "kernel_died"
 
 
 @dataclass
@@ -33,7 +51,7 @@ class CheckResult:
     name: str
     points: float
     max_points: float
-    status: str  # passed | failed | not_graded
+    status: QuestionStatus  # passed | failed | not_graded
     message: str = ""  # for the student: a short reason, never a hidden test's values
     needs_gpu: bool = False
     hidden: bool = False  # declared in the hidden part of its test cell
@@ -45,7 +63,7 @@ class QuestionResult:
     grade_id: str
     points: float
     max_points: float
-    status: str  # passed | partial | failed | not_attempted | not_graded | manual | timeout | kernel_died
+    status: QuestionStatus
     message: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     manual: bool = False  # written answer: points come from the gradebook's manual column
@@ -58,14 +76,15 @@ class QuestionResult:
 class SubmissionResult:
     assignment: str
     submission_id: str
-    status: str  # graded | error | timeout | rejected
+    status: SubmissionStatus
     reason: str = ""  # why, when not graded
     team: list[str] = field(default_factory=list)
     content_hash: str = ""
     submitted_at: str | None = None  # ISO 8601 with offset; only a trusted time (late penalty)
-    # Where the time came from: manifest | lms (Moodle's worksheet) | classroom (GitHub
-    # Classroom) decide lateness; file date | archive date are set by whoever made the files and
-    # go to `unverified_submitted_at` instead, shown and flagged, never used for a penalty.
+    # Where the time came from (times.TimeSource): manifest | lms (Moodle's worksheet) |
+    # classroom (GitHub Classroom) decide lateness; file date | archive date are set by whoever
+    # made the files and go to `unverified_submitted_at` instead, shown and flagged, never used
+    # for a penalty.
     submitted_at_source: str = ""
     unverified_submitted_at: str | None = None
     questions: list[QuestionResult] = field(default_factory=list)
@@ -91,9 +110,12 @@ class SubmissionResult:
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"result schema {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
         data = dict(data)
+        data["status"] = SubmissionStatus(data.get("status", ""))
         data["flags"] = [Flag(**f) for f in data.get("flags", [])]
         data["questions"] = [
-            QuestionResult(**{**q, "checks": [CheckResult(**c) for c in q.get("checks", [])]})
+            QuestionResult(**{**q, "status": QuestionStatus(q.get("status")), "checks": [
+                CheckResult(**{**c, "status": QuestionStatus(c.get("status"))})
+                for c in q.get("checks", [])]})
             for q in data.get("questions", [])
         ]
         return cls(**data)
@@ -112,3 +134,26 @@ def write_result(result: SubmissionResult, path: Path) -> None:
 
 def read_result(path: Path) -> SubmissionResult:
     return SubmissionResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def collect_results(folders: Iterable[Path], assignment: str) -> list[SubmissionResult]:
+    """This assignment's results from any set of result folders (shards), one per submission.
+
+    A folder may be a results root (holding `<assignment>/`) or an assignment's folder itself.
+    Where shards overlap, the most recently graded result wins.
+    """
+    best: dict[str, SubmissionResult] = {}
+    for folder in folders:
+        folder = Path(folder)
+        where = folder / assignment if (folder / assignment).is_dir() else folder
+        for path in sorted(where.glob("*.json")):
+            try:
+                result = read_result(path)
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+            if result.assignment != assignment:
+                continue
+            old = best.get(result.submission_id)
+            if old is None or result.graded_at > old.graded_at:
+                best[result.submission_id] = result
+    return [best[k] for k in sorted(best)]

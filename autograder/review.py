@@ -29,15 +29,14 @@ from nbformat import NotebookNode
 from . import answer_html
 from .atomic import write_atomic
 from .config import Course
-from .errors import AutograderError, ConfigError, SubmissionError
-from .gradebook import collect_results
+from .errors import AutograderError, ConfigError, SubmissionError, UploadRefused
 from .marks import Mark, collect_marks, marks_folder, results_root
 from .notebook import Role, cells_of, read_notebook
 from .rebuild import rebuild
-from .results import NOT_ATTEMPTED, SubmissionResult
+from .results import QuestionStatus, SubmissionResult, collect_results
 from .roster import load_roster
 from .titles import headings_above, question_titles
-from .uploads import MAX_FILE_MB, UploadRefused, read_upload
+from .uploads import MAX_FILE_MB, read_upload
 
 WRITTEN, CODE, TASK = "written", "code", "task"
 # An answer's state, as the page shows it
@@ -172,7 +171,8 @@ def task_region(placed: dict[int, int], n_cells: int, task_index: int) -> list[i
     copies = sorted(j for j, s in placed.items() if s == task_index)
     if not copies:
         return None
-    region, j = [], copies[0] + 1
+    region: list[int] = []
+    j = copies[0] + 1
     while j < n_cells and j not in placed and len(region) < TASK_CELLS:
         region.append(j)
         j += 1
@@ -414,7 +414,7 @@ def load_review(*, course: Course, assignment: str, results: list[Path], submiss
             result = by_sid[sid]
             q = next(q for q in result.questions if q.manual and q.grade_id == qid)
             got = found[sid].get(qid) or _Found(MISSING, note="no answer found")
-            status = NO_RESPONSE if q.status == NOT_ATTEMPTED else got.status
+            status = NO_RESPONSE if q.status == QuestionStatus.NOT_ATTEMPTED else got.status
             note = "left as the release's stub: 0, no response" if status == NO_RESPONSE \
                 else got.note
             answers.append(Answer(key=secrets.token_hex(8), submission_id=sid,

@@ -23,8 +23,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import answer_html
-from .errors import ConfigError
-from .marks import MarkError, write_mark
+from .errors import ConfigError, MarkError
+from .marks import write_mark
 from .review import Review, is_graded, progress
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -156,7 +156,8 @@ def _handler(server: ReviewServer) -> type[BaseHTTPRequestHandler]:
             return _local(self.headers.get("Host", ""))
 
         def _same(self, given: str | None) -> bool:
-            return bool(given) and hmac.compare_digest(given.encode(), server.token.encode())
+            return given is not None and given != "" \
+                and hmac.compare_digest(given.encode(), server.token.encode())
 
         def _header_token(self) -> str | None:
             value = self.headers.get("Authorization", "")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .results import REJECTED, Flag, SubmissionResult
+from .results import Flag, SubmissionResult, SubmissionStatus
 
 REQUIRED_COLUMNS = ("student_id", "last_name", "first_name", "email")
 
@@ -120,7 +120,7 @@ def check_teams(results: list[SubmissionResult], roster: Roster, *, team_size: i
         flags: list[Flag] = []
         if not team:
             guessed = ids_in_name(names.get(sid, "") + " " + sid, roster)
-            if result.status != REJECTED:
+            if result.status != SubmissionStatus.REJECTED:
                 flags.append(Flag("no_team_cell", "no TEAM = [...] cell with student ids"))
             if guessed:
                 team = guessed

@@ -25,24 +25,23 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from . import orphans, starts
 from .cage import HOME, Cage, bwrap_argv, kernel_env
 from .cgroups import Cgroup
-from .config import Limits
+from .config import KERNEL_STARTS, KernelStart, Limits
 from .errors import NoFreeUid, SandboxUnavailable
 
-__all__ = ["BWRAP", "FULL", "HOME", "NONE", "STARTS", "TEMPLATE", "SandboxProcess", "UidLease",
-           "sandbox_level", "start"]
+__all__ = ["FULL", "HOME", "STARTS", "SandboxProcess", "UidLease", "sandbox_level", "start"]
 
-# How a kernel is isolated. `template` and `bwrap` build the same cage (see template.py); the
-# template forks kernels from a process that has already imported torch, bwrap starts each anew.
-TEMPLATE, BWRAP, NONE = "template", "bwrap", "none"
-FULL = (TEMPLATE, BWRAP)
-STARTS = {TEMPLATE: starts.from_template, BWRAP: starts.with_bwrap, NONE: starts.uncaged}
+FULL = KERNEL_STARTS  # the starts that build a cage
+STARTS: dict[KernelStart, Callable[[Cage, contextlib.ExitStack], starts.Watched]] = {
+    KernelStart.TEMPLATE: starts.from_template, KernelStart.BWRAP: starts.with_bwrap,
+    KernelStart.NONE: starts.uncaged}
 FIRST_UID = 61000  # one uid per concurrent sandbox, so RLIMIT_NPROC counts this sandbox alone
 UID_SLOTS = 512
 PROBE_UID = FIRST_UID + UID_SLOTS  # runs only the capability probes, for an instant
@@ -53,7 +52,7 @@ EXCHANGE_MB = 512  # sockets, the connection file, and judge requests too big to
 # --- what this machine gives ------------------------------------------------------------------
 
 @functools.cache
-def probe(level: str) -> str:
+def probe(level: KernelStart) -> str:
     """Why `level` cannot build a cage here ("" when it can), found by building one.
 
     Not a guess from a binary's presence or the uid: a root container without user or mount
@@ -63,11 +62,11 @@ def probe(level: str) -> str:
         return "sandboxes need Linux"
     if os.geteuid() != 0:
         return "the grader is not root, so it cannot drop the kernel to its own uid"
-    if level == TEMPLATE:
+    if level == KernelStart.TEMPLATE:
         if not hasattr(os, "pidfd_open") or os.uname().machine not in ("x86_64", "aarch64"):
             return "forking kernels into cages needs Linux >= 5.3 on x86_64 or aarch64"
         argv = [sys.executable, "-I", str(starts.TEMPLATE_SCRIPT), "--probe", str(PROBE_UID)]
-    elif level == BWRAP:
+    elif level == KernelStart.BWRAP:
         missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
         if missing:
             return f"{' and '.join(missing)} not installed (apt-get install bubblewrap util-linux)"
@@ -83,7 +82,7 @@ def probe(level: str) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the {level} cage did not start: {exc}"
     finally:
-        if level == BWRAP:
+        if level == KernelStart.BWRAP:
             shutil.rmtree(folder, ignore_errors=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
@@ -92,31 +91,31 @@ def probe(level: str) -> str:
 
 
 def template_available() -> bool:
-    return probe(TEMPLATE) == ""
+    return probe(KernelStart.TEMPLATE) == ""
 
 
 def bwrap_available() -> bool:
-    return probe(BWRAP) == ""
+    return probe(KernelStart.BWRAP) == ""
 
 
-def sandbox_level(required: bool, *, start: str = TEMPLATE) -> str:
+def sandbox_level(required: bool, *, start: KernelStart = KernelStart.TEMPLATE) -> KernelStart:
     """The isolation this machine gives: refuse, or degrade loudly, where it is not full.
 
     `start` is the course's choice of how kernels start (grading.kernel_start): `template` where
     the machine allows it, else bubblewrap.
     """
-    if start == TEMPLATE and template_available():
-        return TEMPLATE
+    if start == KernelStart.TEMPLATE and template_available():
+        return KernelStart.TEMPLATE
     if bwrap_available():
-        return BWRAP
+        return KernelStart.BWRAP
     if required:
         raise SandboxUnavailable(
-            f"cannot sandbox student kernels: {probe(BWRAP)}",
+            f"cannot sandbox student kernels: {probe(KernelStart.BWRAP)}",
             hint="install bubblewrap (apt-get install bubblewrap) and grade as root, as CI and "
                  "the container do; or pass --no-require-sandbox to grade UNSANDBOXED on a "
                  "machine you do not mind students' code running on",
         )
-    return NONE
+    return KernelStart.NONE
 
 
 # --- what one sandbox holds ----------------------------------------------------------------------
@@ -129,7 +128,7 @@ class UidLease:
     """
 
     uid: int
-    _fh: object = field(repr=False, default=None)
+    _fh: IO[str] | None = field(repr=False, default=None)
 
     @classmethod
     def acquire(cls) -> UidLease:
@@ -150,12 +149,12 @@ class UidLease:
     def __enter__(self) -> UidLease:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
     def release(self) -> None:
         if self._fh is not None:
-            self._fh.close()  # type: ignore[attr-defined]
+            self._fh.close()
             self._fh = None
 
 
@@ -163,7 +162,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 @contextlib.contextmanager
-def exchange_mount(path: Path, *, uid: int, size_mb: int = EXCHANGE_MB):
+def exchange_mount(path: Path, *, uid: int, size_mb: int = EXCHANGE_MB) -> Iterator[Path]:
     """A sized tmpfs on the folder the kernel shares with the grader (sockets, big requests).
 
     The kernel must be able to write there (its sockets), and the folder lives on the host: without
@@ -184,8 +183,8 @@ def exchange_mount(path: Path, *, uid: int, size_mb: int = EXCHANGE_MB):
 class SandboxProcess:
     """One started sandbox: the process, its cgroup, its private folders. Close it always."""
 
-    level: str
-    process: object  # subprocess.Popen or starts.ForkedProcess
+    level: KernelStart
+    process: starts.Watched  # a Popen or a starts.ForkedProcess
     ipc_dir: Path
     cgroup: Cgroup | None
     uid: int
@@ -194,7 +193,7 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def alive(self) -> bool:
@@ -238,7 +237,7 @@ def sweep_once() -> None:
             orphans.sweep()
 
 
-def start(command_for: Callable[[Path, int], list[str]], *, limits: Limits, level: str,
+def start(command_for: Callable[[Path, int], list[str]], *, limits: Limits, level: KernelStart,
           devices: tuple[tuple[str, str], ...] = (), gpu_visible: str = "",
           threads: int = 1) -> SandboxProcess:
     """Start `command_for(ipc_dir, uid)` (the kernel's argv) inside a new sandbox.

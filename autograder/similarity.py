@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from nbformat import NotebookNode
 
@@ -25,7 +26,7 @@ from .errors import ConfigError, SubmissionError
 from .notebook import read_notebook
 from .own_code import Handout, OwnCell, Prints, fingerprint, own_cells, units_of
 from .pair_scores import matching_regions, score_pairs
-from .results import Flag
+from .results import Flag, collect_results
 from .roster import Roster, ids_in_name, load_roster
 
 SCHEMA_VERSION = 1
@@ -118,7 +119,8 @@ def gradebook_similarity(report: SimilarityReport | None, *,
     flagged submission. Pure: nothing here changes a grade."""
     if report is None:
         return [], {}
-    rows, flags = [], {}
+    rows: list[dict[str, Any]] = []
+    flags: dict[str, list[Flag]] = {}
     hashes = content_hashes or {}
     for rank, p in enumerate(report.pairs, start=1):
         cells = ", ".join(p.matched_cells(report.threshold)) or "-"
@@ -157,7 +159,7 @@ class _Code:
     content_hash: str
     team: list[str]
     cells: list[OwnCell]
-    prints: Prints | None = None
+    prints: Prints
 
 
 _WORKER: dict = {}
@@ -194,20 +196,8 @@ def _read_all(paths: list[Path], source: NotebookNode, units: list[str],
 
 def _teams(folders: list[Path], assignment: str) -> dict[str, list[str]]:
     """Teams as grading recorded them (the notebook's team cell), by submission id."""
-    from .results import read_result
-
-    teams: dict[str, list[str]] = {}
-    for folder in folders:
-        folder = Path(folder)
-        where = folder / assignment if (folder / assignment).is_dir() else folder
-        for path in sorted(where.glob("*.json")):
-            try:
-                result = read_result(path)
-            except (OSError, ValueError, TypeError, KeyError):
-                continue
-            if result.assignment == assignment and result.team:
-                teams[result.submission_id] = list(result.team)
-    return teams
+    return {r.submission_id: list(r.team) for r in collect_results(folders, assignment)
+            if r.team}
 
 
 def _names(team: list[str], roster: Roster | None) -> list[str]:
@@ -246,11 +236,11 @@ def similarity_report(*, course: Course, assignment: str, submissions: Path,
         readable = [s for s in found if s.notebook is not None and s.content_hash]
         skipped = {s.submission_id: s.problem or "no notebook" for s in found
                    if s not in readable}
-        read = _read_all([s.notebook for s in readable], source, units,
+        read = _read_all([s.notebook for s in readable if s.notebook is not None], source, units,
                          workers or min(2, os.cpu_count() or 1))
     codes = []
     for s, (cells, prints, problem) in zip(readable, read, strict=True):
-        if cells is None:
+        if cells is None or prints is None:  # read together, or neither
             skipped[s.submission_id] = problem
             continue
         team = (recorded.get(s.submission_id) or list(s.team)

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from .atomic import write_atomic
 
 if TYPE_CHECKING:
-    from .similarity import OwnCell, Pair, Region, SimilarityReport
+    from .own_code import OwnCell
+    from .pair_scores import Region
+    from .similarity import Pair, SimilarityReport
 
 e = html.escape
 COLOURS = ("#ffe08a", "#a8e6a1", "#a9d3ff", "#f7b7d2", "#d5c2ff", "#ffc59e")

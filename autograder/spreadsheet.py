@@ -263,16 +263,16 @@ def _write_sheet(book, sheet: Sheet) -> None:
         ws.print_title_rows = f"{top}:{top}"
     ws.page_setup.orientation = "landscape"
     if sheet.chart:
-        _chart(ws, sheet, top)
+        _chart(ws, sheet, sheet.chart, top)
 
 
-def _chart(ws, sheet: Sheet, top: int) -> None:
+def _chart(ws, sheet: Sheet, titles: dict[str, str], top: int) -> None:
     from openpyxl.chart import BarChart, Reference
 
     chart = BarChart()
-    chart.title = sheet.chart["title"]
-    chart.x_axis.title = sheet.chart["x"]
-    chart.y_axis.title = sheet.chart["y"]
+    chart.title = titles["title"]
+    chart.x_axis.title = titles["x"]
+    chart.y_axis.title = titles["y"]
     chart.legend = None
     end = top + len(sheet.rows)
     chart.add_data(Reference(ws, min_col=2, min_row=top, max_row=end), titles_from_data=True)

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from contextlib import ExitStack
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 from . import orphans
 from .cage import Cage, bwrap_argv, kernel_env, rlimit_argv, template_spec
@@ -30,6 +31,14 @@ from .errors import TemplateError
 TEMPLATE_SCRIPT = Path(__file__).with_name("template.py")
 # Imported once by the template, so kernels start with them loaded (CUDA stays uninitialised).
 PRELOAD = ("ipykernel.kernelapp", "numpy", "torch")
+
+
+class Watched(Protocol):
+    """A sandbox's main process as the grader watches it: a child (Popen) or a forked kernel."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
 
 
 def from_template(cage: Cage, stack: ExitStack) -> ForkedProcess:
@@ -42,7 +51,7 @@ def from_template(cage: Cage, stack: ExitStack) -> ForkedProcess:
     return process
 
 
-def with_bwrap(cage: Cage, stack: ExitStack) -> subprocess.Popen:
+def with_bwrap(cage: Cage, stack: ExitStack) -> subprocess.Popen[bytes]:
     """Start the kernel under bubblewrap, which dies with this grader (--die-with-parent)."""
     # Join the cgroup before bwrap starts, so every process of the sandbox is in it.
     joins = "".join(f'echo $$ > "{f}" && ' for f in cage.cgroup_procs)
@@ -54,7 +63,7 @@ def with_bwrap(cage: Cage, stack: ExitStack) -> subprocess.Popen:
     return process
 
 
-def uncaged(cage: Cage, stack: ExitStack) -> subprocess.Popen:
+def uncaged(cage: Cage, stack: ExitStack) -> subprocess.Popen[bytes]:
     """No isolation: a scrubbed environment and rlimits only (recorded in every result)."""
     env = dict(cage.env, HOME=str(cage.ipc_dir))
     dies_with_us = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
@@ -66,7 +75,7 @@ def uncaged(cage: Cage, stack: ExitStack) -> subprocess.Popen:
     return process
 
 
-def _stop_popen(process: subprocess.Popen) -> None:
+def _stop_popen(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -89,15 +98,16 @@ class ForkedProcess:
         self._fd: int | None = os.pidfd_open(pid)
 
     def poll(self) -> int | None:
-        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
+        if self._fd is not None and select.select([self._fd], [], [], 0)[0]:
             self.returncode = -1  # exited; its status belongs to the template, its parent
             self._close()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None and not select.select([self._fd], [], [], timeout)[0]:
+        if self._fd is not None and not select.select([self._fd], [], [], timeout)[0]:
             raise subprocess.TimeoutExpired(f"sandbox {self.pid}", timeout or 0)
-        return self.poll()  # type: ignore[return-value]
+        code = self.poll()
+        return -1 if code is None else code
 
     def kill(self) -> None:
         if self.returncode is None and self._fd is not None:
@@ -114,6 +124,8 @@ class ForkedProcess:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self.returncode is None:
+            self.returncode = -1  # no longer watched (stop() killed it): never polled again
 
 
 class Template:
@@ -137,6 +149,9 @@ class Template:
             [sys.executable, "-I", str(TEMPLATE_SCRIPT), *preload], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd="/",
             start_new_session=True, text=True, bufsize=1)
+        assert self.process.stdin is not None and self.process.stdout is not None  # pipes
+        self.stdin: IO[str] = self.process.stdin  # the template's lifeline, and its orders
+        self.stdout: IO[str] = self.process.stdout
         self.lock = threading.Lock()
         try:
             if "ready" not in self._read(timeout=120):
@@ -148,7 +163,7 @@ class Template:
     def __enter__(self) -> Template:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
     @classmethod
@@ -172,7 +187,7 @@ class Template:
     def shutdown(self) -> None:
         """Close the lifeline: the template and any cage still running from it exit."""
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            self.stdin.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -180,21 +195,22 @@ class Template:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         with contextlib.suppress(OSError):
-            self.process.stdout.close()
+            self.stdout.close()
 
-    def _read(self, timeout: float) -> dict:
-        if not select.select([self.process.stdout], [], [], timeout)[0]:
+    def _read(self, timeout: float) -> dict[str, Any]:
+        if not select.select([self.stdout], [], [], timeout)[0]:
             raise TemplateError("the kernel template did not answer")
-        line = self.process.stdout.readline()
+        line = self.stdout.readline()
         if not line:
             raise TemplateError("the kernel template exited")
-        return json.loads(line)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
-    def spawn(self, spec: dict) -> int:
+    def spawn(self, spec: dict[str, Any]) -> int:
         with self.lock:
             try:
-                self.process.stdin.write(json.dumps(spec) + "\n")
-                self.process.stdin.flush()
+                self.stdin.write(json.dumps(spec) + "\n")
+                self.stdin.flush()
             except OSError as exc:
                 raise TemplateError(f"the kernel template is gone ({exc.strerror})") from None
             return int(self._read(timeout=30)["pid"])

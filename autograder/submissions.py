@@ -13,16 +13,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
-from .archives import ArchiveRefused, Group, name_problem, unpack
-from .errors import ConfigError
+from .archives import Group, name_problem, unpack
+from .errors import ArchiveRefused, ConfigError, UploadRefused
 from .moodle import moodle_name
 from .notebook import Role, cells_of, read_team
-from .results import REJECTED, SubmissionResult
-from .times import ARCHIVE_DATE, FILE_DATE, Times, read_times
-from .uploads import UploadRefused, kind_of, printable, read_upload
+from .results import SubmissionResult, SubmissionStatus
+from .times import Times, TimeSource, read_times
+from .uploads import kind_of, printable, read_upload
 
 MANIFEST_NAME = "manifest.csv"
 IGNORED = {"__MACOSX", MANIFEST_NAME, "README.md", "README.txt", "Thumbs.db", "desktop.ini"}
@@ -39,7 +40,7 @@ class Submission:
     notebook: Path | None = None
     content_hash: str = ""
     submitted_at: datetime | None = None  # a trusted time only (see times.TRUSTED)
-    time_source: str = ""  # manifest | lms | classroom, or where `unverified_at` came from
+    time_source: str = ""  # a TimeSource: of submitted_at, else of `unverified_at`; "" if none
     unverified_at: datetime | None = None  # a date the files carry: shown, never decisive
     time_note: str = ""  # why there is no trusted time, when a file of times was given
     team: list[str] = field(default_factory=list)  # from the team cell, read, never executed
@@ -53,7 +54,8 @@ class Submission:
     def rejected(self, assignment: str) -> SubmissionResult:
         reason = self.problem + (f" ({self.hint})" if self.hint else "")
         return SubmissionResult(
-            assignment=assignment, submission_id=self.submission_id, status=REJECTED,
+            assignment=assignment, submission_id=self.submission_id,
+            status=SubmissionStatus.REJECTED,
             reason=reason, team=list(self.team), content_hash=self.content_hash, source=self.source,
         )
 
@@ -310,7 +312,7 @@ def _unpack_top(archive: Path, into: Path) -> list[_Entry]:
 
 def _submission(entry: _Entry, sid: str, expected: str, times: Times | None,
                 nested: Path) -> Submission:
-    base = {"submission_id": sid, "name": entry.name}
+    base: dict[str, Any] = {"submission_id": sid, "name": entry.name}
     listed = times.lookup(entry.name, sid) if times else (False, None)
 
     def rejected(source: str, problem: str, hint: str = "", *, team=(), digest="",
@@ -363,13 +365,13 @@ def _submission(entry: _Entry, sid: str, expected: str, times: Times | None,
     moodle = moodle_name(entry.name)
     shown = {}
     for item in notebooks:
-        inner = moodle_name(item[0]) if moodle and "/" not in item[0] else None
-        shown[inner.rest if inner else item[0]] = item  # compare the names students gave
+        named = moodle_name(item[0]) if moodle and "/" not in item[0] else None
+        shown[named.rest if named else item[0]] = item  # compare the names students gave
     chosen_name, problem, hint = pick_notebook(sorted(shown), expected)
     if chosen_name is None:
         return rejected(entry.name, problem, hint)
     source, path, root, date = shown[chosen_name]
-    fallback = (date, ARCHIVE_DATE) if date else None
+    fallback = (date, TimeSource.ARCHIVE_DATE) if date else None
     if entry.readable is not None and source in entry.files and source not in entry.readable:
         return rejected(source, f"{printable(source)} was not extracted", date=fallback)
     try:
@@ -381,7 +383,7 @@ def _submission(entry: _Entry, sid: str, expected: str, times: Times | None,
     digest = hashlib.sha256(upload.data).hexdigest()
     team, problem, hint = parse_notebook(upload.data)
     at, how, unverified, note = resolve_time(times, listed,
-                                             fallback or (upload.modified, FILE_DATE))
+                                             fallback or (upload.modified, TimeSource.FILE_DATE))
     return Submission(**base, source=source, notebook=path, content_hash=digest, submitted_at=at,
                       time_source=how, unverified_at=unverified, time_note=note, team=team,
                       problem=problem, hint=hint)
@@ -394,7 +396,7 @@ def _inside(entry: _Entry, path: str) -> str:
 
 def _first_date(entry: _Entry) -> tuple[datetime | None, str]:
     for name in sorted(entry.dates):
-        return entry.dates[name], ARCHIVE_DATE
+        return entry.dates[name], TimeSource.ARCHIVE_DATE
     return None, ""
 
 

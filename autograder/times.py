@@ -18,12 +18,23 @@ from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 from .moodle import looks_like_worksheet, moodle_name, read_worksheet
-from .uploads import UploadRefused, read_upload
+from .strenum import StrEnum
+from .uploads import read_csv_text
 
-MANIFEST, LMS, CLASSROOM = "manifest", "lms", "classroom"
-FILE_DATE, ARCHIVE_DATE = "file date", "archive date"
-TRUSTED = frozenset({MANIFEST, LMS, CLASSROOM})
-UNTRUSTED = frozenset({FILE_DATE, ARCHIVE_DATE})  # read from the upload: the student sets them
+
+class TimeSource(StrEnum):
+    """Where a submission's time came from (a result's `submitted_at_source`)."""
+
+    MANIFEST = "manifest"  # the instructor's manifest.csv
+    LMS = "lms"  # Moodle's grading worksheet
+    CLASSROOM = "classroom"  # GitHub Classroom's grades CSV
+    FILE_DATE = "file date"  # the uploaded file's modification time
+    ARCHIVE_DATE = "archive date"  # the date of a zip entry
+
+
+TRUSTED = frozenset({TimeSource.MANIFEST, TimeSource.LMS, TimeSource.CLASSROOM})
+# Read from the upload: whoever made the files sets them.
+UNTRUSTED = frozenset({TimeSource.FILE_DATE, TimeSource.ARCHIVE_DATE})
 TIME_UNVERIFIED = "time_unverified"  # flag: no trusted submission time, no late penalty, said so
 
 MANIFEST_ID_COLUMNS = ("submission_id", "submission", "id")
@@ -40,21 +51,21 @@ class Times:
     participant number, a GitHub repository name). A key mapped to None is listed without a
     time (Moodle's '-': nothing submitted there)."""
 
-    source: str  # manifest | lms | classroom
+    source: TimeSource  # manifest | lms | classroom
     path: Path
     by_key: dict[str, datetime | None]
 
     @property
     def described(self) -> str:
-        what = {MANIFEST: "the manifest", LMS: "the Moodle grading worksheet",
-                CLASSROOM: "GitHub Classroom's grades CSV"}[self.source]
+        what = {TimeSource.MANIFEST: "the manifest", TimeSource.LMS: "the Moodle grading worksheet",
+                TimeSource.CLASSROOM: "GitHub Classroom's grades CSV"}[self.source]
         return f"{what} {self.path.name}"
 
     def keys_for(self, name: str, submission_id: str) -> list[str]:
-        if self.source == LMS:
+        if self.source == TimeSource.LMS:
             moodle = moodle_name(name)
             return [moodle.participant] if moodle else []
-        if self.source == CLASSROOM:
+        if self.source == TimeSource.CLASSROOM:
             return [name]
         bare = [name.removesuffix(suffix) for suffix in (".ipynb", ".zip") if name.endswith(suffix)]
         return [submission_id, name, *bare]
@@ -67,33 +78,22 @@ class Times:
         return False, None
 
 
-def _text(path: Path) -> str:
-    try:
-        raw = read_upload(path, limit_mb=MAX_TIMES_MB).data
-    except (OSError, UploadRefused) as exc:
-        raise ConfigError(f"cannot read the file of times: {getattr(exc, 'reason', None) or exc}",
-                          path=path) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", path=path, hint="save it as 'CSV UTF-8'") from None
-
-
 def read_times(path: Path, *, timezone_name: str) -> Times:
     """Read a manifest, a Moodle grading worksheet or a GitHub Classroom grades CSV, told apart
     by their columns."""
     path = Path(path)
-    text = _text(path)
+    text = read_csv_text(path, what="the file of times", limit_mb=MAX_TIMES_MB)[0]
     first = text.split("\n", 1)[0]
     header = next(csv.reader([first], delimiter=max((",", ";", "\t"), key=first.count)), [])
     names = [h.strip().lower() for h in header]
     if looks_like_worksheet(header):
         sheet = read_worksheet(path, timezone_name=timezone_name)
-        return Times(LMS, path, sheet.times())
+        return Times(TimeSource.LMS, path, sheet.times())
     if all(c in names for c in CLASSROOM_COLUMNS):
-        return Times(CLASSROOM, path, read_classroom(text, path))
+        return Times(TimeSource.CLASSROOM, path, read_classroom(text, path))
     if "submitted_at" in names and any(c in names for c in MANIFEST_ID_COLUMNS):
-        return Times(MANIFEST, path, read_manifest(text, path, timezone_name=timezone_name))
+        return Times(TimeSource.MANIFEST, path,
+                     read_manifest(text, path, timezone_name=timezone_name))
     raise ConfigError(
         "line 1: not a file of submission times", path=path,
         hint="give a manifest (columns submission_id,submitted_at), Moodle's grading worksheet "

@@ -38,7 +38,7 @@ def headings_above(source_notebook: Path) -> dict[str, str]:
         cells = cells_of(read_notebook(source_notebook))
     except (AutograderError, OSError):
         return {}
-    heading, found = "", {}
+    heading, found = "", dict[str, str]()
     for cell in cells:
         if cell.cell_type == "markdown" and cell.role not in (Role.WRITTEN, Role.ANSWER):
             headings = HEADING.findall(cell.source)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .errors import ConfigError, UploadRefused
+
 MIB = 1024 * 1024
 MAX_FILE_MB = 50  # one notebook with its outputs; beyond that it is a mistake or an attack
 
@@ -25,14 +27,6 @@ MAX_FILE_MB = 50  # one notebook with its outputs; beyond that it is a mistake o
 KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a named pipe (FIFO)",
          stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
          stat.S_IFDIR: "a folder"}
-
-
-class UploadRefused(Exception):
-    """The file cannot be read as a submitted file; `reason` says why, for a rejected result."""
-
-    def __init__(self, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason, self.hint = reason, hint
 
 
 @dataclass(frozen=True)
@@ -101,7 +95,8 @@ def read_capped(fd: int, limit: int, *, what: str) -> bytes:
     if size > limit:
         raise UploadRefused(f"{what} is larger than {limit // MIB} MB ({size // MIB} MB)",
                             "clear the outputs (Edit > Clear all outputs) and save again")
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = os.read(fd, min(MIB, limit + 1 - total))
         if not chunk:
@@ -121,6 +116,22 @@ def read_upload(path: Path, *, under: Path | None = None, limit_mb: int = MAX_FI
         return Upload(read_capped(fd, limit_mb * MIB, what=printable(Path(path).name)), modified)
     finally:
         os.close(fd)
+
+
+def read_csv_text(path: Path, *, what: str, limit_mb: int,
+                  hint: str = "save it as 'CSV UTF-8'") -> tuple[str, bool]:
+    """(text, whether it began with a byte order mark) of a CSV file an instructor gives (a file
+    of times, Moodle's worksheet), read as an upload is; a ConfigError naming `what` otherwise."""
+    try:
+        raw = read_upload(path, limit_mb=limit_mb).data
+    except UploadRefused as exc:
+        raise ConfigError(f"cannot read {what}: {exc.reason}", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc}", path=path) from None
+    try:
+        return raw.decode("utf-8-sig"), raw.startswith(b"\xef\xbb\xbf")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not UTF-8 text", path=path, hint=hint) from None
 
 
 def printable(text: str, limit: int = 120) -> str:

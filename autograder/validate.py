@@ -47,29 +47,46 @@ from .errors import AuthoringError
 from .kills import KillMatrix, kill_matrix
 from .mutate import Mutation, mutations
 from .notebook import Role, cells_of, read_notebook, write_notebook
-from .results import GRADED, NOT_GRADED, PASSED, TIMEOUT, SubmissionResult
+from .results import QuestionStatus, SubmissionResult, SubmissionStatus
+from .strenum import StrEnum
 
 TOLERANCE = 1e-6  # points are sums of floats like 0.5 and 1.5
 
-SOLUTION, STUB, MUTANT, VARIANT, GENERATED, RERUN = (
-    "solution", "stub", "mutant", "variant", "generated", "solution again")
-OK, MISS, SKIPPED, EQUIVALENT = "ok", "MISS", "skipped", "equivalent"
+
+class Trial(StrEnum):
+    """What is graded, in the fixed order of a validation."""
+
+    SOLUTION = "solution"
+    STUB = "stub"
+    MUTANT = "mutant"  # hand-written, in tests/data/mutants/
+    VARIANT = "variant"  # a correct answer written another way, in tests/data/variants/
+    GENERATED = "generated"  # made from the solution's syntax tree (--mutate)
+    RERUN = "solution again"
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    MISS = "MISS"  # in capitals: the word an instructor looks for in the table
+    SKIPPED = "skipped"  # a mistake only a GPU grading shows, on a machine without one
+    EQUIVALENT = "equivalent"  # a generated mutant the source records as changing nothing
+
+
 EQUIVALENTS_KEY = "equivalent_mutants"  # in the source notebook's metadata["autograder"]
 
 
 @dataclass
 class ValidationRow:
     submission: str  # "solution", "stub", "mutant <name>", "variant <name>", "generated <key>"
-    kind: str  # solution | stub | mutant | variant | generated | solution again | mutants
+    kind: Trial
     points: float | None  # what the grader gave; None when not graded
     expected: str  # what it should give, in words: "18", "0", "< 18", "= 18"
-    verdict: str  # ok | MISS | skipped | equivalent
+    verdict: Verdict
     message: str = ""  # why a MISS or a skip; the mistake otherwise
     diff: str = ""  # generated mutants: the change, as a unified diff of the cell
 
     @property
     def ok(self) -> bool:
-        return self.verdict != MISS
+        return self.verdict != Verdict.MISS
 
 
 @dataclass
@@ -104,7 +121,7 @@ def gradable_points(result: SubmissionResult) -> float:
         if question.manual:
             continue
         total += question.max_points
-        total -= sum(c.max_points for c in question.checks if c.status == NOT_GRADED)
+        total -= sum(c.max_points for c in question.checks if c.status == QuestionStatus.NOT_GRADED)
     return total
 
 
@@ -119,7 +136,7 @@ def _not_graded(result: SubmissionResult) -> str:
 
 def _graded_max(question) -> float:
     return question.max_points - sum(c.max_points for c in question.checks
-                                     if c.status == NOT_GRADED)
+                                     if c.status == QuestionStatus.NOT_GRADED)
 
 
 def _lost(result: SubmissionResult) -> str:
@@ -132,7 +149,7 @@ def _lost(result: SubmissionResult) -> str:
         graded_max = _graded_max(q)
         if q.points < graded_max - TOLERANCE:
             failed = [f"{c.name}: {c.message or c.status}" for c in q.checks
-                      if c.status not in (PASSED, NOT_GRADED)]
+                      if c.status not in (QuestionStatus.PASSED, QuestionStatus.NOT_GRADED)]
             detail = "; ".join(failed) if failed else (q.message or q.status)
             parts.append(f"{q.grade_id} {_fmt(q.points)}/{_fmt(graded_max)} ({detail[:300]})")
         elif q.points > graded_max + TOLERANCE:
@@ -148,33 +165,33 @@ def _score_gap(result: SubmissionResult, expected: float) -> str:
 
 
 def verdict_solution(result: SubmissionResult) -> ValidationRow:
-    if result.status != GRADED:
-        return ValidationRow(SOLUTION, SOLUTION, None, "full", MISS, _not_graded(result))
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.SOLUTION, Trial.SOLUTION, None, "full", Verdict.MISS, _not_graded(result))
     full = gradable_points(result)
-    row = ValidationRow(SOLUTION, SOLUTION, result.points, _fmt(full), OK)
+    row = ValidationRow(Trial.SOLUTION, Trial.SOLUTION, result.points, _fmt(full), Verdict.OK)
     gap = _lost(result)
     if abs(result.points - full) > TOLERANCE or gap:
-        row.verdict = MISS
+        row.verdict = Verdict.MISS
         row.message = f"the solution loses points: {_score_gap(result, full)}"
-    elif any(c.status == NOT_GRADED for q in result.questions for c in q.checks):
+    elif any(c.status == QuestionStatus.NOT_GRADED for q in result.questions for c in q.checks):
         row.message = "checks that need a GPU not graded here"
     return row
 
 
 def verdict_stub(result: SubmissionResult) -> ValidationRow:
-    if result.status != GRADED:
-        return ValidationRow(STUB, STUB, None, "0", MISS, _not_graded(result))
-    row = ValidationRow(STUB, STUB, result.points, "0", OK)
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.STUB, Trial.STUB, None, "0", Verdict.MISS, _not_graded(result))
+    row = ValidationRow(Trial.STUB, Trial.STUB, result.points, "0", Verdict.OK)
     if result.points > TOLERANCE:
         passed = [q.grade_id for q in result.questions if q.points > TOLERANCE]
-        row.verdict = MISS
+        row.verdict = Verdict.MISS
         row.message = f"the unanswered notebook scores in: {', '.join(passed) or 'some question'}"
     return row
 
 
 def _scored(result: SubmissionResult) -> bool:
     """Graded, or stopped by the notebook's time limit with the questions scored so far."""
-    return result.status == GRADED or (result.status == TIMEOUT and bool(result.questions))
+    return result.status == SubmissionStatus.GRADED or (result.status == SubmissionStatus.TIMEOUT and bool(result.questions))
 
 
 def verdict_mutant(result: SubmissionResult, *, name: str, full: float, mistake: str = "",
@@ -183,13 +200,13 @@ def verdict_mutant(result: SubmissionResult, *, name: str, full: float, mistake:
     expected = f"< {_fmt(full)}"
     mistake = mistake or name
     if needs_gpu and not have_gpu:
-        return ValidationRow(label, MUTANT, result.points if result.status == GRADED else None,
-                             expected, SKIPPED, f"{mistake}: only a GPU grading shows it")
+        return ValidationRow(label, Trial.MUTANT, result.points if result.status == SubmissionStatus.GRADED else None,
+                             expected, Verdict.SKIPPED, f"{mistake}: only a GPU grading shows it")
     if not _scored(result):
-        return ValidationRow(label, MUTANT, None, expected, MISS, _not_graded(result))
+        return ValidationRow(label, Trial.MUTANT, None, expected, Verdict.MISS, _not_graded(result))
     if result.points < full - TOLERANCE:
-        return ValidationRow(label, MUTANT, result.points, expected, OK, mistake)
-    return ValidationRow(label, MUTANT, result.points, expected, MISS,
+        return ValidationRow(label, Trial.MUTANT, result.points, expected, Verdict.OK, mistake)
+    return ValidationRow(label, Trial.MUTANT, result.points, expected, Verdict.MISS,
                          f"the tests do not catch it: {mistake}")
 
 
@@ -197,11 +214,11 @@ def verdict_variant(result: SubmissionResult, *, name: str, full: float,
                     how: str = "") -> ValidationRow:
     label = f"variant {name}"
     expected = f"= {_fmt(full)}"
-    if result.status != GRADED:
-        return ValidationRow(label, VARIANT, None, expected, MISS, _not_graded(result))
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(label, Trial.VARIANT, None, expected, Verdict.MISS, _not_graded(result))
     if abs(result.points - full) <= TOLERANCE:
-        return ValidationRow(label, VARIANT, result.points, expected, OK, how or name)
-    return ValidationRow(label, VARIANT, result.points, expected, MISS,
+        return ValidationRow(label, Trial.VARIANT, result.points, expected, Verdict.OK, how or name)
+    return ValidationRow(label, Trial.VARIANT, result.points, expected, Verdict.MISS,
                          f"a correct answer loses points ({how or name}): "
                          f"{_score_gap(result, full)}")
 
@@ -221,39 +238,39 @@ def verdict_generated(result: SubmissionResult, *, mutation: Mutation, full: flo
     expected = f"< {_fmt(full)}"
     what = mutation.describe()
     if not _scored(result):
-        return ValidationRow(label, GENERATED, None, expected, MISS,
+        return ValidationRow(label, Trial.GENERATED, None, expected, Verdict.MISS,
                              f"{what}: {_not_graded(result)}", diff)
     killed = result.points < full - TOLERANCE
     if recorded is not None and recorded.needs_gpu:
         if killed or not have_gpu:
-            verdict = OK if killed else SKIPPED
-            return ValidationRow(label, GENERATED, result.points, expected, verdict,
+            verdict = Verdict.OK if killed else Verdict.SKIPPED
+            return ValidationRow(label, Trial.GENERATED, result.points, expected, verdict,
                                  what if killed else f"only a GPU grading shows it: "
                                                      f"{recorded.reason}")
-        return ValidationRow(label, GENERATED, result.points, expected, MISS,
+        return ValidationRow(label, Trial.GENERATED, result.points, expected, Verdict.MISS,
                              f"survives on a GPU, where the record says it should be caught "
                              f"({recorded.reason}): {what}", diff)
     if killed and recorded is not None:
-        return ValidationRow(label, GENERATED, result.points, expected, MISS,
+        return ValidationRow(label, Trial.GENERATED, result.points, expected, Verdict.MISS,
                              f"recorded as equivalent ({recorded.reason}) but loses points: "
                              f"either it is not (remove the record) or a test fails a correct "
                              f"answer: {_score_gap(result, full)}", diff)
     if killed:
-        return ValidationRow(label, GENERATED, result.points, expected, OK, what)
+        return ValidationRow(label, Trial.GENERATED, result.points, expected, Verdict.OK, what)
     if recorded is not None:
-        return ValidationRow(label, GENERATED, result.points, "= (equivalent)", EQUIVALENT,
+        return ValidationRow(label, Trial.GENERATED, result.points, "= (equivalent)", Verdict.EQUIVALENT,
                              recorded.reason)
-    return ValidationRow(label, GENERATED, result.points, expected, MISS,
+    return ValidationRow(label, Trial.GENERATED, result.points, expected, Verdict.MISS,
                          f"survives: {what}", diff)
 
 
 def verdict_rerun(result: SubmissionResult, *, first: float | None) -> ValidationRow:
     expected = "= first" if first is None else f"= {_fmt(first)}"
-    if result.status != GRADED:
-        return ValidationRow(RERUN, RERUN, None, expected, MISS, _not_graded(result))
-    row = ValidationRow(RERUN, RERUN, result.points, expected, OK)
+    if result.status != SubmissionStatus.GRADED:
+        return ValidationRow(Trial.RERUN, Trial.RERUN, None, expected, Verdict.MISS, _not_graded(result))
+    row = ValidationRow(Trial.RERUN, Trial.RERUN, result.points, expected, Verdict.OK)
     if first is None or abs(result.points - first) > TOLERANCE:
-        row.verdict = MISS
+        row.verdict = Verdict.MISS
         moved = _lost(result) or f"{_fmt(result.points)} now"
         row.message = f"the score moved between two gradings: {moved}"
     return row
@@ -262,7 +279,7 @@ def verdict_rerun(result: SubmissionResult, *, first: float | None) -> Validatio
 def no_mutants_row(assignment: str, folder: Path) -> ValidationRow:
     """What validate says where a homework has no hand-written mutant yet: how to add some."""
     return ValidationRow(
-        "mutants", "mutants", None, ">= 1", MISS,
+        "mutants", Trial.MUTANT, None, ">= 1", Verdict.MISS,
         f"no hand-written mutant in {folder}: a homework is validated by wrong answers as well "
         f"as by its solution. List realistic mistakes for {assignment} in "
         f"tests/data/mutants/make_mutants.py (MUTANTS[\"{assignment}\"] = [Mutant(name, cell "
@@ -484,7 +501,7 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
             if not decided:
                 decided["solution"] = verdict_solution(first)
                 add(decided["solution"])
-                report.full = gradable_points(first) if first.status == GRADED else None
+                report.full = gradable_points(first) if first.status == SubmissionStatus.GRADED else None
             full = report.full if report.full is not None \
                 else course.assignment(assignment).points
             for key in [k for k in results if k not in decided]:
@@ -499,7 +516,7 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
                 add(no_mutants_row(assignment, mutants_dir))
             keys = {mutation.key for mutation, _, _ in generated}
             for key in sorted(set(recorded) - keys):
-                add(ValidationRow(f"generated {key}", GENERATED, None, "-", MISS,
+                add(ValidationRow(f"generated {key}", Trial.GENERATED, None, "-", Verdict.MISS,
                                   "recorded as equivalent, but no such mutant is generated any "
                                   "more: remove the record from the source notebook's metadata"))
             again: dict[str, SubmissionResult] = {}
@@ -507,11 +524,11 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
                        lambda job, result: again.__setitem__("rerun", result))
         finally:
             runner.close()
-        add(verdict_rerun(again["rerun"], first=first.points if first.status == GRADED else None))
+        add(verdict_rerun(again["rerun"], first=first.points if first.status == SubmissionStatus.GRADED else None))
         order = {job.key: i for i, job in enumerate(jobs)}
         ranked = {id(row): order.get(key, len(order)) for key, row in decided.items()}
         report.rows.sort(key=lambda row: ranked.get(id(row), len(order) + 1))
-        if first.status == GRADED:
+        if first.status == SubmissionStatus.GRADED:
             graded = [(f"mutant {m.name}", results[f"mutant-{m.name}"]) for m in mutants]
             graded += [(f"g{n:04d} {mutation.describe()}", results[f"generated-{n:04d}"])
                        for n, (mutation, _, _) in enumerate(generated)]
@@ -527,18 +544,18 @@ def render_table(reports: list[ValidationReport]) -> str:
     lines = []
     for report in reports:
         for row in report.rows:
-            if row.kind == GENERATED and row.verdict in (OK, SKIPPED):
+            if row.kind == Trial.GENERATED and row.verdict in (Verdict.OK, Verdict.SKIPPED):
                 continue
             score = "-" if row.points is None else _fmt(round(row.points, 3))
             verdict = row.verdict + (f"  {row.message}" if row.message else "")
             lines.append((report.assignment, row.submission, score, row.expected, verdict))
-        if report.count(GENERATED):
-            caught, same = report.count(GENERATED, OK), report.count(GENERATED, EQUIVALENT)
-            gpu = report.count(GENERATED, SKIPPED)
-            lines.append((report.assignment, f"generated mutants: {report.count(GENERATED)}", "",
+        if report.count(Trial.GENERATED):
+            caught, same = report.count(Trial.GENERATED, Verdict.OK), report.count(Trial.GENERATED, Verdict.EQUIVALENT)
+            gpu = report.count(Trial.GENERATED, Verdict.SKIPPED)
+            lines.append((report.assignment, f"generated mutants: {report.count(Trial.GENERATED)}", "",
                           "", f"{caught} caught, {same} recorded as equivalent, "
                               + (f"{gpu} left to a GPU grading, " if gpu else "")
-                              + f"{report.count(GENERATED, MISS)} missed"))
+                              + f"{report.count(Trial.GENERATED, Verdict.MISS)} missed"))
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=False)]
     out = []
     for line in (header, *lines):
@@ -551,7 +568,7 @@ def render_survivors(report: ValidationReport) -> str:
     """Each generated mutant that kept its points, with its diff and its key, for the record."""
     out = []
     for row in report.rows:
-        if row.kind == GENERATED and row.verdict == MISS and row.diff:
+        if row.kind == Trial.GENERATED and row.verdict == Verdict.MISS and row.diff:
             key = row.submission.removeprefix("generated ")
             out.append(f"{report.assignment}: {row.message}\n  key: {key}\n{row.diff}")
     return "\n\n".join(out)

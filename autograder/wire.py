@@ -141,7 +141,7 @@ class FrameReader:
                     self._body_done(out)
         return out
 
-    def _header_done(self, out: list) -> None:
+    def _header_done(self, out: list[Message | Dropped | Command]) -> None:
         head = self._head
         long = bool(head[0] & _LONG)
         if len(head) < (9 if long else 2):
@@ -172,7 +172,7 @@ class FrameReader:
         self._dropped = self._kept
         self._frames, self._kept = [], 0
 
-    def _body_done(self, out: list) -> None:
+    def _body_done(self, out: list[Message | Dropped | Command]) -> None:
         self._in_body = False
         body, self._body = self._body, None
         if self._flags & _COMMAND:
@@ -227,6 +227,8 @@ class Channel:
 
     def read(self) -> list[Message | Dropped]:
         """One read of what is there (call when select says the socket is readable)."""
+        if self.sock is None:
+            raise WireError(0, f"{self.path}: the channel is closed")
         try:
             data = self.sock.recv(READ_CHUNK)
         except BlockingIOError:

@@ -27,7 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.config import load_course  # noqa: E402
 from autograder.notebook import write_notebook  # noqa: E402
-from autograder.results import MANUAL, QuestionResult, SubmissionResult, write_result  # noqa: E402
+from autograder.results import (  # noqa: E402
+    QuestionResult,
+    QuestionStatus,
+    SubmissionResult,
+    write_result,
+)
 from autograder.review import load_review  # noqa: E402
 from autograder.review_server import ReviewServer  # noqa: E402
 
@@ -60,7 +65,8 @@ def make_class(where: Path, pairs: int) -> Path:
         write_notebook(nb, where / "submissions" / sid / f"{HW}.ipynb")
         write_result(SubmissionResult(
             assignment=HW, submission_id=sid, status="graded", team=ids,
-            questions=[QuestionResult(QUESTION, 0.0, 2.0, MANUAL, "graded by hand", manual=True)],
+            questions=[QuestionResult(QUESTION, 0.0, 2.0, QuestionStatus.MANUAL, "graded by hand",
+                                      manual=True)],
             max_points=2.0, graded_at="2026-10-13T09:00:00+00:00", source=f"{sid}/{HW}.ipynb"),
             where / "results" / HW / f"{sid}.json")
     (where / "roster.csv").write_text("\n".join(roster) + "\n", encoding="utf-8")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder import authoring
 from autograder.authoring import check_total, find_problems, validate_source
 from autograder.config import Assignment
 from autograder.errors import AuthoringError
+from autograder.notebook import cells_of, total_points
 
 DATA = Path(__file__).parent / "data" / "authoring"
 BROKEN = sorted(p for p in DATA.glob("*.ipynb") if p.stem != "valid")
@@ -21,11 +25,31 @@ def read(path: Path) -> nbformat.NotebookNode:
 
 
 def test_valid_source_passes():
-    validate_source(read(DATA / "valid.ipynb"), DATA / "valid.ipynb")
+    assert find_problems(read(DATA / "valid.ipynb")) == []
+    validate_source(read(DATA / "valid.ipynb"), DATA / "valid.ipynb")  # raises nothing
+
+
+def problem_codes() -> set[str]:
+    """The codes authoring.py gives its Problems, read from its source: literal ones, and the
+    templates of those built with an f-string, as patterns."""
+    codes = set()
+    for node in ast.walk(ast.parse(Path(authoring.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Problem":
+            code = node.args[0]
+            if isinstance(code, ast.Constant):
+                codes.add(re.escape(code.value))
+            elif isinstance(code, ast.JoinedStr):
+                codes.add("".join(re.escape(part.value) if isinstance(part, ast.Constant)
+                                  else "[a-z]+" for part in code.values))
+    return codes
 
 
 def test_every_problem_has_an_example():
-    assert len(BROKEN) >= 13
+    examples = {p.stem for p in BROKEN}
+    codes = problem_codes()
+    assert codes, "no Problem(...) found in authoring.py"
+    missing = [c for c in codes if not any(re.fullmatch(c, e) for e in examples)]
+    assert not missing, f"rules without an example in {DATA}: {missing}"
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
@@ -164,7 +188,10 @@ def assignment(points: float, notebook_points: float | None = None) -> Assignmen
 
 def test_total_counts_automatic_and_manual_points():
     nb = read(DATA / "valid.ipynb")  # tests 2 + autotests 0, written 1 + task 1
-    check_total(nb, course_path=Path("course.toml"), assignment=assignment(4))
+    assert total_points(cells_of(nb)) == (2.0, 2.0)
+    check_total(nb, course_path=Path("course.toml"), assignment=assignment(4))  # raises nothing
+    with pytest.raises(AuthoringError, match="4"):
+        check_total(nb, course_path=Path("course.toml"), assignment=assignment(2))
 
 
 def test_total_mismatch_names_both_numbers_the_file_and_the_fix():

@@ -24,7 +24,7 @@ from autograder.autotest import (
     type_text,
 )
 from autograder.errors import AuthoringError
-from autograder.notebook import nbgrader_metadata
+from autograder.notebook import JUDGE_HELPERS, nbgrader_metadata
 
 SOLUTION = '''import numpy as np
 
@@ -66,6 +66,15 @@ def distinct(values):
 class Box:
     pass
 '''
+
+
+def test_the_release_stands_in_for_every_helper_of_the_judge():
+    """The solution runs at release with the names a test cell uses in the judge, no other."""
+    namespace: dict = {"square": lambda x: x * x}
+    helpers = autotest.stand_ins(namespace)
+    assert sorted(helpers) == sorted(JUDGE_HELPERS)
+    assert helpers["in_kernel"](lambda a, b: a + b, 2, b=3) == 5
+    assert helpers["reference"].square(4) == 16
 
 
 # --- parsing --------------------------------------------------------------------------------

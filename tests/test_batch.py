@@ -3,12 +3,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import course_toml
 
 from autograder.batch import (
     GRADER_ERROR,
@@ -21,7 +21,7 @@ from autograder.batch import (
 )
 from autograder.config import Limits, load_course
 from autograder.errors import ConfigError
-from autograder.results import GRADED, REJECTED, QuestionResult, SubmissionResult
+from autograder.results import QuestionResult, SubmissionResult, SubmissionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 HW = "hw1_features"
@@ -32,28 +32,20 @@ def fake_grade(notebook, *, course, assignment, submission_id=None, submitted_at
     """A grade that depends only on the notebook's bytes, as a real one should."""
     score = int(hashlib.sha256(Path(notebook).read_bytes()).hexdigest(), 16) % 21
     return SubmissionResult(
-        assignment=assignment, submission_id=submission_id or "", status=GRADED,
+        assignment=assignment, submission_id=submission_id or "", status=SubmissionStatus.GRADED,
         points=float(score), max_points=20.0,
         questions=[QuestionResult("q1", float(score), 20.0, "partial")],
     )
 
 
 def make_course(tmp_path: Path, due: str = "2099-10-12T23:59") -> Path:
+    """A course of one empty assignment due `due`, with the example roster: its course.toml."""
     (tmp_path / "source" / HW).mkdir(parents=True, exist_ok=True)
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "source" / HW / f"{HW}.ipynb")
-    (tmp_path / "roster.csv").write_text((ROOT / "roster.csv").read_text(encoding="utf-8"),
-                                         encoding="utf-8")
-    (tmp_path / "course.toml").write_text(textwrap.dedent(f"""\
-        [course]
-        name = "test"
-        timezone = "Europe/Paris"
-        [grading]
-        memory_mb = 512
-        [assignments.{HW}]
-        notebook = "source/{HW}/{HW}.ipynb"
-        due = "{due}"
-        """), encoding="utf-8")
-    return tmp_path / "course.toml"
+    return course_toml(tmp_path, roster=(ROOT / "roster.csv").read_text(encoding="utf-8"),
+                       course={"name": "test", "timezone": "Europe/Paris"},
+                       grading={"memory_mb": 512},
+                       assignments={HW: {"notebook": f"source/{HW}/{HW}.ipynb", "due": due}})
 
 
 def make_class(folder: Path, n: int = 8, *, first: int = 101) -> Path:
@@ -121,7 +113,7 @@ def test_a_second_run_grades_nothing_and_force_regrades(tmp_path):
     assert first.failed == ["broken"] and len(calls) == 5
     assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 6
     broken = next(r for r in first.results if r.submission_id == "broken")
-    assert broken.status == REJECTED and "not a valid notebook" in broken.reason
+    assert broken.status == SubmissionStatus.REJECTED and "not a valid notebook" in broken.reason
     one = next(r for r in first.results if r.submission_id == "pair00")
     assert one.team == ["21900101", "21900102"] and one.source == f"pair00/{HW}.ipynb"
     assert one.grader_version.startswith("0.") and len(one.content_hash) == 64
@@ -170,11 +162,12 @@ def test_a_grader_failure_is_an_error_result_retried_next_run(tmp_path):
     report = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
                          grade_one=flaky)
     bad = next(r for r in report.results if r.submission_id == "pair01")
-    assert bad.status == "error" and any(f.code == GRADER_ERROR for f in bad.flags)
+    assert bad.status == SubmissionStatus.ERROR and any(f.code == GRADER_ERROR for f in bad.flags)
     again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
                         grade_one=fake_grade)
     assert again.graded == ["pair01"]
-    assert next(r for r in again.results if r.submission_id == "pair01").status == GRADED
+    pair01 = next(r for r in again.results if r.submission_id == "pair01")
+    assert pair01.status == SubmissionStatus.GRADED
 
 
 def test_team_flags_and_late_flag_after_the_batch(tmp_path):
@@ -243,13 +236,14 @@ import hashlib, sys, time
 from pathlib import Path
 from autograder.batch import grade_batch
 from autograder.config import load_course
-from autograder.results import GRADED, SubmissionResult
+from autograder.results import SubmissionResult, SubmissionStatus
 
 def slow_grade(notebook, *, course, assignment, submission_id=None, submitted_at=None,
                require_sandbox=True):
     time.sleep(0.4)
     score = int(hashlib.sha256(Path(notebook).read_bytes()).hexdigest(), 16) % 21
-    return SubmissionResult(assignment=assignment, submission_id=submission_id, status=GRADED,
+    return SubmissionResult(assignment=assignment, submission_id=submission_id,
+                            status=SubmissionStatus.GRADED,
                             points=float(score), max_points=20.0)
 
 if __name__ == "__main__":
@@ -378,12 +372,13 @@ def test_the_eta_follows_the_submissions_really_graded():
 
 def test_a_line_per_submission_and_the_eta_in_a_terminal(tmp_path, capsys):
     from autograder.batch import BatchProgress
-    from autograder.cli import _progress
+    from autograder.terminal import ProgressDisplay
 
-    result = SubmissionResult(assignment=HW, submission_id="[red]pair01", status=GRADED,
+    result = SubmissionResult(assignment=HW, submission_id="[red]pair01",
+                              status=SubmissionStatus.GRADED,
                               points=12, max_points=20)
     for rich in (True, False):
-        with _progress(HW, rich=rich) as show:
+        with ProgressDisplay(HW, rich=rich) as show:
             show(BatchProgress(3, 0, 0, 0, 2, to_grade=3))
             show(BatchProgress(3, 1, 0, 0, 2, result, to_grade=3, graded_now=1, elapsed_s=10))
         seen = capsys.readouterr()
@@ -461,7 +456,7 @@ def test_only_a_trusted_time_decides_lateness(tmp_path):
     course = load_course(make_course(tmp_path, due="2026-10-12T23:59"))
 
     def flags(**fields):
-        result = SubmissionResult(assignment=HW, submission_id="p", status=GRADED,
+        result = SubmissionResult(assignment=HW, submission_id="p", status=SubmissionStatus.GRADED,
                                   graded_at=fields.pop("graded_at", "2026-11-01T10:00:00+00:00"),
                                   **fields)
         time_flags(result, course, HW)

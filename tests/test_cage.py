@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from autograder import orphans, sandbox
-from autograder.config import Limits
+from autograder.config import KernelStart, Limits
 from autograder.gpu import Gpu
 from autograder.gpu_slots import kernel_gpu
-from autograder.kernel import OK, Kernel
+from autograder.kernel import Kernel
+from autograder.messages import RunStatus
 
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[1]
-STARTS = (sandbox.TEMPLATE, sandbox.BWRAP)
+STARTS = (KernelStart.TEMPLATE, KernelStart.BWRAP)
 NAMESPACES = ("mnt", "pid", "net", "ipc", "uts", "cgroup")
 
 LOOK_AROUND = """\
@@ -45,7 +46,7 @@ print(json.dumps({
 
 def look_around(kernel: Kernel) -> dict:
     run = kernel.execute(LOOK_AROUND, timeout=30)
-    assert run.status == OK, run.traceback
+    assert run.status == RunStatus.OK, run.traceback
     seen = json.loads(run.output)
     # The exchange folder's path is the one thing that differs from cage to cage.
     seen["mounts"] = {("<exchange>" if point == str(kernel.box.ipc_dir) else point): flags
@@ -82,8 +83,8 @@ def test_both_starts_build_the_same_cage():
         assert seen[start]["caps"] == ["0" * 16] * 5
         assert seen[start]["mounts"]["/"][0] == ["nodev", "nosuid", "ro"]
         assert seen[start]["mounts"]["<exchange>"][0] == ["nodev", "noexec", "nosuid", "rw"]
-    assert spaces[sandbox.TEMPLATE]["net"] != spaces[sandbox.BWRAP]["net"]
-    template, bwrap = seen[sandbox.TEMPLATE], seen[sandbox.BWRAP]
+    assert spaces[KernelStart.TEMPLATE]["net"] != spaces[KernelStart.BWRAP]["net"]
+    template, bwrap = seen[KernelStart.TEMPLATE], seen[KernelStart.BWRAP]
     assert template["dev"] == bwrap["dev"]
     assert template["mounts"] == bwrap["mounts"]  # every mount point, its flags and its type
     assert template["cgroup"] == bwrap["cgroup"]  # its own cgroup is the root it sees
@@ -120,7 +121,7 @@ def mounted(path: str) -> bool:
 
 def test_every_cage_dies_with_its_grader_and_the_next_grader_sweeps_what_is_left():
     # The two cages, and a kernel started without one (--no-require-sandbox): all die with it.
-    grader = subprocess.Popen([sys.executable, "-c", GRADER, *STARTS, sandbox.NONE],
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, *STARTS, KernelStart.NONE],
                               stdout=subprocess.PIPE,
                               text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -142,13 +143,13 @@ def test_every_cage_dies_with_its_grader_and_the_next_grader_sweeps_what_is_left
     for name in {Path(p).name for p in left}:  # the dead grader's uids are free again
         with open(sandbox.LOCK_DIR / f"{name.split('-')[1]}.lock", "w") as lease:
             fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    exchanges.append(cages[sandbox.NONE]["exchange"])  # a plain folder, left too
+    exchanges.append(cages[KernelStart.NONE]["exchange"])  # a plain folder, left too
 
     # This process is the next grader: its first cage sweeps (once per process), and a sweep
     # while its own kernel runs leaves that kernel's cage alone.
-    with Kernel(limits=Limits(), level=sandbox.TEMPLATE) as mine:
+    with Kernel(limits=Limits(), level=KernelStart.TEMPLATE) as mine:
         orphans.sweep()
-        assert mine.alive() and mine.execute("1", timeout=30).status == OK
+        assert mine.alive() and mine.execute("1", timeout=30).status == RunStatus.OK
         assert all(Path(p).exists() for p in mine.box.cgroup.paths)
         assert mounted(str(mine.box.ipc_dir))
     assert not any(Path(p).exists() for p in left)

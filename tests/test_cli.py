@@ -4,19 +4,25 @@ messages, and that starting it loads none of the heavy libraries the commands us
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from autograder import __version__, cli
+from autograder import __version__, cli, commands, errors
 from autograder.errors import (
     AuthoringError,
+    AutograderError,
     ConfigError,
+    GpuUnavailable,
+    JudgeError,
     KernelError,
+    MarkError,
     SandboxUnavailable,
     SubmissionError,
 )
@@ -91,6 +97,8 @@ def test_course_after_the_command_reaches_the_command(tmp_path, capsys):
      cli.EXIT_MACHINE, "cannot check on this machine: no Jupyter kernel"),
     (SandboxUnavailable("bubblewrap is missing", hint="--no-require-sandbox"), cli.EXIT_MACHINE,
      "hint: --no-require-sandbox"),
+    (GpuUnavailable('course.toml sets gpu = "required" but this machine has no GPU'),
+     cli.EXIT_MACHINE, "cannot check on this machine: course.toml sets gpu"),
     (ModuleNotFoundError("No module named 'nbgrader'", name="nbgrader"), cli.EXIT_MACHINE,
      "pip install 'autograder[grade]'"),
     (ModuleNotFoundError("No module named 'nbclient'", name="nbclient"), cli.EXIT_MACHINE,
@@ -106,16 +114,43 @@ def test_each_error_family_has_its_message_and_status(exc, code, words):
 
 
 @pytest.mark.parametrize("exc", [ValueError("a bug"), KeyError("x"),
-                                 ModuleNotFoundError("No module named 'foo'", name="foo")])
+                                 ModuleNotFoundError("No module named 'foo'", name="foo"),
+                                 JudgeError("a test cell's error out of its test cell")])
 def test_a_bug_keeps_its_traceback(exc):
     assert cli.exit_code_for(exc, "grade") is None
+
+
+# Each family of errors.py and what the command line does with it (None: a traceback).
+FAMILIES = {AuthoringError: cli.EXIT_INPUT, ConfigError: cli.EXIT_INPUT,
+            SubmissionError: cli.EXIT_INPUT, MarkError: cli.EXIT_INPUT,
+            SandboxUnavailable: cli.EXIT_MACHINE, GpuUnavailable: cli.EXIT_MACHINE,
+            KernelError: cli.EXIT_MACHINE, JudgeError: None}
+
+
+def _instance(cls: type[AutograderError]) -> AutograderError:
+    for args in (("why",), ("TypeName", "why")):  # StudentError takes a type name first
+        try:
+            return cls(*args)
+        except TypeError:
+            continue
+    raise AssertionError(f"cannot make a {cls.__name__}")
+
+
+@pytest.mark.parametrize("cls", [c for _, c in inspect.getmembers(errors, inspect.isclass)
+                                 if issubclass(c, AutograderError) and c is not AutograderError],
+                         ids=lambda c: c.__name__)
+def test_every_error_belongs_to_a_family_the_command_line_maps(cls):
+    family = [f for f in FAMILIES if issubclass(cls, f)]
+    assert len(family) == 1, f"{cls.__name__}: in {family or 'no family'}"
+    mapped = cli.exit_code_for(_instance(cls), "grade")
+    assert (mapped and mapped[0]) == FAMILIES[family[0]]
 
 
 def test_a_bug_is_raised_not_swallowed(monkeypatch):
     def broken(args):
         raise ValueError("a bug in the grader")
 
-    monkeypatch.setattr(cli, "_run_gradebook", broken)
+    monkeypatch.setattr(commands, "run_gradebook", broken)
     with pytest.raises(ValueError, match="a bug in the grader"):
         cli.main(["gradebook", "hw1"])
 
@@ -166,10 +201,9 @@ def test_grader_commands_say_which_python_they_need(monkeypatch, capsys):
     assert "needs Python 99.0 or newer" in capsys.readouterr().err
 
 
-def test_config_type_errors_read_as_english(tmp_path, capsys):
-    course = tmp_path / "course.toml"
-    course.write_text((GOLDEN / "course.toml").read_text()
-                      + '\n[grading]\nmemory_mb = "lots"\n')
+def test_config_type_errors_read_as_english(tmp_path, capsys, write_course):
+    tables = tomllib.loads((GOLDEN / "course.toml").read_text(encoding="utf-8"))
+    course = write_course(tmp_path, **tables, grading={"memory_mb": "lots"})
     assert cli.main(["gradebook", "demo", "--course", str(course)]) == cli.EXIT_INPUT
     err = capsys.readouterr().err
     assert "grading.memory_mb = 'lots' should be a whole number" in err

@@ -13,15 +13,17 @@ import socket
 import threading
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import sandbox
-from autograder.config import load_course
+from autograder.config import KernelStart, load_course
 from autograder.engine import grade_submission
 from autograder.errors import CageError
 from autograder.feedback import hidden_test_lines, render
 from autograder.link import KernelLink
-from autograder.results import GRADED, MANUAL, NOT_ATTEMPTED, PASSED
+from autograder.notebook import JUDGE_HELPERS, nbgrader_metadata
+from autograder.results import QuestionStatus, SubmissionStatus
 
 DATA = Path(__file__).parent / "data" / "engine"
 HOSTILE = sorted((DATA / "hostile").glob("*.ipynb"))
@@ -65,10 +67,11 @@ def student_text(result) -> str:
 
 def test_solution_scores_full_marks_and_written_answer_is_manual(course):
     result = grade(course, DATA / "submissions" / "solution.ipynb")
-    assert result.status == GRADED and result.sandbox == "template"
+    assert result.status == SubmissionStatus.GRADED and result.sandbox == "template"
     assert result.points == 4.0 and result.max_points == 5.0
     statuses = {q.grade_id: q.status for q in result.questions}
-    assert statuses == {"test_square": PASSED, "test_mean": PASSED, "why": MANUAL}
+    assert statuses == {"test_square": QuestionStatus.PASSED, "test_mean": QuestionStatus.PASSED,
+                        "why": QuestionStatus.MANUAL}
     assert result.team == ["21900101", "21900102"]
     assert result.peak_memory_mb and result.peak_memory_mb > 10
 
@@ -76,7 +79,8 @@ def test_solution_scores_full_marks_and_written_answer_is_manual(course):
 def test_unanswered_scores_zero_as_not_attempted(course):
     result = grade(course, DATA / "submissions" / "unanswered.ipynb")
     assert result.points == 0.0
-    assert [q.status for q in result.questions if not q.manual] == [NOT_ATTEMPTED] * 2
+    automatic = [q.status for q in result.questions if not q.manual]
+    assert automatic == [QuestionStatus.NOT_ATTEMPTED] * 2
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +125,7 @@ def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook,
     result = grade(started_with(course, start), notebook)
     assert result.sandbox == start
     assert result.points == 0.0, [(q.grade_id, q.status, q.message) for q in result.questions]
-    assert result.status in (GRADED, "timeout")
+    assert result.status in (SubmissionStatus.GRADED, SubmissionStatus.TIMEOUT)
     assert all(q.points == 0 for q in result.questions)
     text = json.dumps(result.to_dict())
     assert SECRET not in text  # nothing of the grader's environment reached the kernel
@@ -135,7 +139,7 @@ def test_hostile_notebook_scores_like_an_unanswered_one(course, start, notebook,
 def test_grading_goes_on_after_the_kernel_dies(course):
     result = grade(course, DATA / "hostile" / "os_exit.ipynb")
     statuses = [q.status for q in result.questions if not q.manual]
-    assert statuses[0] == "kernel_died" and statuses[1] == NOT_ATTEMPTED
+    assert statuses[0] == "kernel_died" and statuses[1] == QuestionStatus.NOT_ATTEMPTED
 
 
 def test_memory_bomb_is_stopped_by_the_limit(course):
@@ -144,7 +148,7 @@ def test_memory_bomb_is_stopped_by_the_limit(course):
     assert result.peak_memory_mb <= course.limits.memory_mb + 1
 
 
-@pytest.mark.parametrize("level", [sandbox.TEMPLATE, sandbox.BWRAP])
+@pytest.mark.parametrize("level", [KernelStart.TEMPLATE, KernelStart.BWRAP])
 def test_sandbox_cannot_write_the_system(level):
     from autograder.config import Limits
     from autograder.kernel import Kernel
@@ -182,7 +186,7 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
     from autograder.engine import BOOT
     from autograder.kernel import Kernel
 
-    with Kernel(limits=Limits(), level=sandbox.TEMPLATE, prelude=BOOT) as kernel:
+    with Kernel(limits=Limits(), level=KernelStart.TEMPLATE, prelude=BOOT) as kernel:
         kernel.execute("import numpy as np\ndef total(x):\n    return float(np.asarray(x).sum())",
                        timeout=20)
         link = judge.KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
@@ -192,7 +196,7 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
         assert not list(kernel.box.ipc_dir.glob("request-*"))
 
 
-@pytest.mark.parametrize("level", [sandbox.TEMPLATE, sandbox.BWRAP])
+@pytest.mark.parametrize("level", [KernelStart.TEMPLATE, KernelStart.BWRAP])
 def test_the_folder_shared_with_the_host_is_bounded(level):
     """The kernel must write its sockets in a folder that lives on the host: a sized tmpfs."""
     from autograder.config import Limits
@@ -233,7 +237,7 @@ def test_a_cage_that_cannot_be_built_says_why():
     from autograder.config import Limits
     from autograder.kernel import Kernel
 
-    kernel = Kernel(limits=Limits(), level=sandbox.TEMPLATE,
+    kernel = Kernel(limits=Limits(), level=KernelStart.TEMPLATE,
                     gpu_devices=(("/dev/nvidia-absent", "/dev/nvidia0"),))
     with pytest.raises(CageError, match="nvidia-absent"):
         kernel.start()
@@ -272,6 +276,31 @@ def test_shadowing_builtins_or_judge_names_scores_like_the_twin(course, twin, no
     asked = {n for op, names, _ in sent if op == "names" for n in names}
     assert asked == {"square", "mean_of"}
     assert {label for op, _, label in sent if op == "call"} <= {"square", "mean_of"}
+
+
+def test_a_test_cell_sees_every_helper_of_the_judge(tmp_path, write_course):
+    """The judge binds for a test cell the helpers that rebuild reserves (notebook.JUDGE_HELPERS),
+    no fewer: a name reserved but unbound would be a NameError, one bound but not reserved could
+    be shadowed by a student's cell."""
+    code = nbformat.v4.new_code_cell
+    source = nbformat.v4.new_notebook(cells=[
+        code("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+             metadata=nbgrader_metadata("answer", solution=True)),
+        code(f"missing = [name for name in {JUDGE_HELPERS!r} if name not in globals()]\n"
+             "assert not missing, missing\n"
+             "assert reference.double(3) == double(3) == 6",
+             metadata=nbgrader_metadata("helpers", grade=True, locked=True, points=1)),
+    ])
+    path = tmp_path / "source" / "hw" / "hw.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(source, path)
+    course = load_course(write_course(
+        tmp_path, course={"roster": DATA.parents[2] / "roster.csv"},
+        assignments={"hw": {"notebook": "source/hw/hw.ipynb", "due": "2099-10-12T23:59",
+                            "points": 1}}))
+    result = grade(course, path, assignment="hw")
+    assert result.status == SubmissionStatus.GRADED, result.reason
+    assert result.questions[0].status == QuestionStatus.PASSED, result.questions[0].message
 
 
 # Hidden data: a failed hidden check says why in one line, never with the hidden values --------

@@ -2,6 +2,7 @@ import html
 import re
 
 import nbformat
+import pytest
 
 from autograder.feedback import hidden_test_lines, render, safe_message, write_feedback
 from autograder.notebook import split_hidden
@@ -102,28 +103,20 @@ def test_write_feedback(tmp_path):
 
 # ---------------------------------------------------------------- grade, marks, titles, pages
 
-COURSE_TOML = """\
-[course]
-name = "DL"
-timezone = "Europe/Paris"
-[assignments.hw1_features]
-notebook = "source/hw1_features/hw1_features.ipynb"
-due = "2026-10-12T23:59"
-"""
-
-
-def course_at(tmp_path):
+@pytest.fixture
+def course(tmp_path, write_course):
     from autograder.config import load_course
 
-    (tmp_path / "roster.csv").write_text(
-        "student_id,last_name,first_name,email\n21900101,Martin,Léa,lea@example.edu\n",
-        encoding="utf-8")
     nb = source_notebook(tmp_path)
     target = tmp_path / "source" / "hw1_features" / "hw1_features.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     nb.rename(target)
-    (tmp_path / "course.toml").write_text(COURSE_TOML, encoding="utf-8")
-    return load_course(tmp_path / "course.toml")
+    return load_course(write_course(
+        tmp_path, roster="student_id,last_name,first_name,email\n"
+                         "21900101,Martin,Léa,lea@example.edu\n",
+        course={"name": "DL", "timezone": "Europe/Paris"},
+        assignments={"hw1_features": {"notebook": "source/hw1_features/hw1_features.ipynb",
+                                      "due": "2026-10-12T23:59"}}))
 
 
 def graded(*, at="2026-10-12T20:00:00+02:00", written=True, written_status="manual"):
@@ -136,18 +129,17 @@ def graded(*, at="2026-10-12T20:00:00+02:00", written=True, written_status="manu
                             questions=questions)
 
 
-def page_of(tmp_path, result, marks=None):
-    course = course_at(tmp_path)
-    (path,) = write_feedback([result], out=tmp_path / "fb", source_notebook=course.assignment(
+def page_of(course, result, marks=None):
+    (path,) = write_feedback([result], out=course.root / "fb", source_notebook=course.assignment(
         "hw1_features").notebook, course=course, marks=marks)
     return re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))
 
 
-def test_a_late_page_shows_the_penalty_and_the_resulting_grade(tmp_path):
+def test_a_late_page_shows_the_penalty_and_the_resulting_grade(course):
     from autograder.marks import make_mark
 
     mark = make_mark("discussion", 2, max_points=2, origin="review", comment="<b>well argued</b>")
-    page = page_of(tmp_path, graded(at="2026-10-14T10:00:00+02:00"),
+    page = page_of(course, graded(at="2026-10-14T10:00:00+02:00"),
                    {"pair01": {"discussion": mark}})
     assert "2 days late: penalty −20% of 18 / 20" in page
     assert "Grade: <b>14.4 / 20</b>" in page
@@ -157,18 +149,18 @@ def test_a_late_page_shows_the_penalty_and_the_resulting_grade(tmp_path):
     assert "2 / 2</td>" in page and "marked by hand" in page
 
 
-def test_written_answers_are_mentioned_only_when_there_are_some(tmp_path):
-    page = page_of(tmp_path, graded(written=False))
+def test_written_answers_are_mentioned_only_when_there_are_some(course):
+    page = page_of(course, graded(written=False))
     assert "written answers" not in page.lower()
     assert "Automatic points: <b>16 / 18</b>" in page and "Grade: <b>16 / 20</b>" in page
-    page = page_of(tmp_path, graded())
+    page = page_of(course, graded())
     assert "Written answers: graded by hand, not included yet" in page
     assert "Grade so far: <b>16 / 20</b> (written answers not included yet)" in page
     assert "to be marked by hand" in page
 
 
-def test_an_unanswered_written_question_reads_no_response(tmp_path):
-    page = page_of(tmp_path, graded(written_status="not_attempted"))
+def test_an_unanswered_written_question_reads_no_response(course):
+    page = page_of(course, graded(written_status="not_attempted"))
     assert "No response" in page and "0 / 2" in page
     assert "not included" not in page and "Grade: <b>16 / 20</b>" in page
 
@@ -198,10 +190,9 @@ def test_stale_pages_are_removed_only_when_the_grader_wrote_them(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["keep.html", "notes.html", "x.html"]
 
 
-def test_grade_writes_feedback_beside_its_results_and_prunes_it(tmp_path, capsys):
+def test_grade_writes_feedback_beside_its_results_and_prunes_it(tmp_path, capsys, course):
     from autograder.cli import main
 
-    course = course_at(tmp_path)
     subs = tmp_path / "submissions"
     subs.mkdir()
     (subs / "pair01.pdf").write_bytes(b"%PDF-1.4 not a notebook")

@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
-from autograder.config import Limits
-from autograder.kernel import OK, Budget, Kernel
+from autograder.config import KernelStart, Limits
+from autograder.kernel import Kernel
+from autograder.messages import Budget, RunStatus
 
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def test_eight_gigabytes_from_a_kernel_cost_the_grader_one_message_at_most():
                   "import time\ntime.sleep(1)",
     }
     budget = Budget(submission_bytes=64 * 2**30)  # let all of it through to the grader
-    with Kernel(limits=Limits(cell_timeout=300, memory_mb=3072), level=sandbox.TEMPLATE,
+    with Kernel(limits=Limits(cell_timeout=300, memory_mb=3072), level=KernelStart.TEMPLATE,
                 budget=budget) as kernel:
         before = reset_peak_rss()
         runs = {name: kernel.execute(code, timeout=300) for name, code in attacks.items()}
@@ -65,13 +66,13 @@ def test_eight_gigabytes_from_a_kernel_cost_the_grader_one_message_at_most():
     assert runs["payloads"].dropped == 16 and runs["payloads"].payloads == []
     assert runs["print"].dropped >= 1 and runs["print"].truncated
     assert runs["frames"].dropped == 1
-    assert all(run.status == OK for run in runs.values())
-    assert after.status == OK and after.output == "alive\n"
+    assert all(run.status == RunStatus.OK for run in runs.values())
+    assert after.status == RunStatus.OK and after.output == "alive\n"
     print(f"\ngrader peak RSS growth: {growth / MB:.0f} MiB for {total / 2**30:.1f} GiB sent")
 
 
 def test_a_3_mb_frame_against_a_1_mb_budget_never_reaches_the_grader_whole():
-    with Kernel(limits=Limits(cell_timeout=30), level=sandbox.TEMPLATE,
+    with Kernel(limits=Limits(cell_timeout=30), level=KernelStart.TEMPLATE,
                 budget=Budget(message_bytes=MB)) as kernel:
         before = reset_peak_rss()
         big = kernel.execute("print('y' * 3 * 2**20, flush=True)", timeout=30)
@@ -96,13 +97,13 @@ print(json.dumps({"peak_kb": int(peak[0]), "results": {
 """
 
 
-def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path]) -> dict:
-    course = tmp_path / f"{name}.toml"
-    course.write_text(
-        (ENGINE / "course.toml").read_text()
-        .replace("memory_mb = 1024", "memory_mb = 3072")  # the flood's own memory, not ours
-        .replace('roster = "../../../roster.csv"', f'roster = "{ROOT / "roster.csv"}"')
-        .replace('notebook = "source/', f'notebook = "{ENGINE}/source/'))
+def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path], write_course) -> dict:
+    tables = tomllib.loads((ENGINE / "course.toml").read_text(encoding="utf-8"))
+    tables["course"]["roster"] = ROOT / "roster.csv"
+    tables["grading"]["memory_mb"] = 3072  # the flood's own memory, not ours
+    for spec in tables["assignments"].values():
+        spec["notebook"] = ENGINE / spec["notebook"]
+    course = write_course(tmp_path, name=f"{name}.toml", **tables)
     folder = tmp_path / name
     folder.mkdir()
     for notebook in notebooks:
@@ -114,9 +115,11 @@ def grade_in_a_grader(tmp_path: Path, name: str, notebooks: list[Path]) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_the_flooding_submission_is_flagged_the_others_graded_the_grader_bounded(tmp_path):
-    alone = grade_in_a_grader(tmp_path, "alone", [ENGINE / "submissions" / "solution.ipynb"])
-    both = grade_in_a_grader(tmp_path, "both", [FLOOD, ENGINE / "submissions" / "solution.ipynb"])
+def test_the_flooding_submission_is_flagged_the_others_graded_the_grader_bounded(tmp_path,
+                                                                              write_course):
+    solution = ENGINE / "submissions" / "solution.ipynb"
+    alone = grade_in_a_grader(tmp_path, "alone", [solution], write_course)
+    both = grade_in_a_grader(tmp_path, "both", [FLOOD, solution], write_course)
     flood, solution = both["results"]["kernel_flood"], both["results"]["solution"]
     assert (solution["status"], solution["points"]) == ("graded", 4.0)
     assert alone["results"]["solution"]["points"] == 4.0

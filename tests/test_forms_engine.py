@@ -13,7 +13,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.engine import grade_submission
-from autograder.results import NOT_ATTEMPTED
+from autograder.results import QuestionStatus, SubmissionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "tests" / "data" / "forms" / "hw1_features"
@@ -47,7 +47,7 @@ CARRY_NOTHING = sorted(n for n, e in EXPECTED.items()
 
 def test_the_complete_form_scores_full_marks(graded):
     result = graded("complete")
-    assert result.status == "graded"
+    assert result.status == SubmissionStatus.GRADED
     assert result.points == sum(q.max_points for q in result.questions if not q.manual)
 
 
@@ -61,11 +61,12 @@ def test_form_carrying_the_solution_is_graded_like_it(graded, form):
 def test_form_carrying_no_answer_scores_zero_not_attempted(graded, form):
     result = graded(form)
     assert result.points == 0
-    assert all(q.status == NOT_ATTEMPTED for q in result.questions if not q.manual)
+    assert all(q.status == QuestionStatus.NOT_ATTEMPTED for q in result.questions if not q.manual)
 
 
 def test_a_deleted_answer_loses_only_its_question(graded):
     complete, deleted = per_question(graded("complete")), graded("answer_deleted")
     lost = {q.grade_id for q in deleted.questions if not q.manual and q.points < complete[q.grade_id]}
     assert len(lost) == 1
-    assert all(q.status == NOT_ATTEMPTED for q in deleted.questions if q.grade_id in lost)
+    assert all(q.status == QuestionStatus.NOT_ATTEMPTED for q in deleted.questions
+               if q.grade_id in lost)

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from autograder import gpu, gpu_slots
-from autograder.config import load_course
+from autograder.config import KernelStart, load_course
 from autograder.errors import AutograderError, ConfigError, GpuUnavailable
 from autograder.gpu import (
     NO_GPU_MESSAGE,
@@ -30,6 +30,7 @@ from autograder.gpu import (
     visible_gpus,
 )
 from autograder.gpu_slots import GpuSlots, gpu_device_nodes, hold_gpu
+from autograder.results import QuestionStatus, SubmissionStatus
 
 # Captured on an H100 node while two training processes ran (one on both GPUs) and one under MIG.
 COMPUTE_APPS = """\
@@ -89,22 +90,21 @@ def test_required_without_gpu_refuses_with_what_to_do():
     assert "no GPU" in text and "GPU runner" in text and 'gpu = "auto"' in text
 
 
-def test_auto_without_gpu_grades_on_cpu_and_skips_gpu_checks():
+def test_auto_without_gpu_grades_on_cpu():
     plan = resolve_gpu_mode("auto", 0)
     assert not plan.use_gpu and plan.slots == 0
-    assert plan.skip_message == NO_GPU_MESSAGE
 
 
 def test_off_ignores_the_gpus_there_are():
     plan = resolve_gpu_mode("off", 2)
-    assert not plan.use_gpu and plan.skip_message == NO_GPU_MESSAGE
+    assert not plan.use_gpu and plan.slots == 0
     assert "off" in plan.reason
 
 
 @pytest.mark.parametrize("mode", ["auto", "required"])
 def test_with_gpus_every_slot_counts(mode):
     plan = resolve_gpu_mode(mode, 2, slots_per_gpu=4)
-    assert plan.use_gpu and plan.slots == 8 and plan.skip_message is None
+    assert plan.use_gpu and plan.slots == 8
 
 
 def test_unknown_mode_is_a_config_error():
@@ -112,11 +112,9 @@ def test_unknown_mode_is_a_config_error():
         resolve_gpu_mode("cuda", 1)
 
 
-def test_course_requiring_a_gpu_refuses_on_this_cpu_machine(tmp_path, monkeypatch):
+def test_course_requiring_a_gpu_refuses_on_this_cpu_machine(tmp_path, monkeypatch, write_course):
     monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
-    toml = tmp_path / "course.toml"
-    toml.write_text('[grading]\ngpu = "required"\n')
-    course = load_course(toml)
+    course = load_course(write_course(tmp_path, grading={"gpu": "required"}))
     with pytest.raises(GpuUnavailable, match="required"):
         gpu.gpu_plan(course.limits.gpu, course.limits.gpu_slots, path=course.path)
     monkeypatch.setattr(gpu, "detect_gpus", lambda: parse_gpu_list(GPU_LIST))
@@ -236,7 +234,12 @@ def test_slots_bound_concurrency_across_threads_and_spread_over_gpus(tmp_path):
     for t in threads:
         t.join()
     assert peak[0] == 4 and sorted(seen) == [0] * 4 + [1] * 4 and not full.broken
-    assert slots.in_use() == 0
+    # Every slot was given back: another allocator (another worker) can take all four.
+    other = GpuSlots([0, 1], 2, lock_dir=tmp_path)
+    taken = [other.acquire(timeout=0) for _ in range(4)]
+    assert None not in taken
+    for key in taken:
+        other.release(key)
     first, second = slots.acquire(), slots.acquire()
     assert first[0] != second[0]  # the second kernel goes to the other GPU
 
@@ -321,7 +324,7 @@ def test_gpu_check_report_fails_when_detection_is_wrong(tmp_path):
     assert done.returncode == 1 and "WRONG" in done.stdout
 
 
-def test_gpu_check_prepares_a_loop_with_and_one_without_the_gpu(tmp_path):
+def test_gpu_check_prepares_a_loop_with_and_one_without_the_gpu(tmp_path, write_course):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import torch"),
                 nbformat.v4.new_code_cell("def get_device():\n    return torch.device('cuda')\n")]
@@ -331,9 +334,8 @@ def test_gpu_check_prepares_a_loop_with_and_one_without_the_gpu(tmp_path):
     examples = tmp_path / "examples"
     examples.mkdir()
     (examples / "pair_a.ipynb").write_text(nbformat.writes(nb))
-    course = tmp_path / "course.toml"
-    course.write_text('[assignments.hw3_training]\nnotebook = "source/hw3_training/hw3_training.ipynb"\n'
-                      'due = "2026-11-23T23:59"\n')
+    course = write_course(tmp_path, assignments={"hw3_training": {
+        "notebook": "source/hw3_training/hw3_training.ipynb", "due": "2026-11-23T23:59"}})
     env = {**os.environ, "GPU_CHECK_COURSE": str(course), "GPU_CHECK_EXAMPLES": str(examples),
            "GPU_CHECK_COUNT": "5"}
     done = subprocess.run(["bash", str(GPU_CHECK), "prepare", str(tmp_path / "subs")], env=env,
@@ -360,7 +362,7 @@ def _nbgrader(grade_id: str, *, grade: bool = False, solution: bool = False, loc
     return {"nbgrader": meta}
 
 
-def _gpu_course(folder: Path, mode: str, extra_test: str = ""):
+def _gpu_course(folder: Path, write_course, mode: str, extra_test: str = ""):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell('TEAM = ["21900101", "21900102"]',
@@ -382,44 +384,45 @@ def _gpu_course(folder: Path, mode: str, extra_test: str = ""):
     source = folder / "source" / "gpuhw" / "gpuhw.ipynb"
     source.parent.mkdir(parents=True)
     nbformat.write(nb, source)
-    toml = folder / "course.toml"
-    roster = Path(__file__).resolve().parents[1] / "roster.csv"
-    toml.write_text(f'[course]\nroster = "{roster}"\n[grading]\ngpu = "{mode}"\n'
-                    "cell_timeout = 30.0\nnotebook_timeout = 60.0\n"
-                    '[assignments.gpuhw]\nnotebook = "source/gpuhw/gpuhw.ipynb"\n'
-                    f'due = "2026-11-23T23:59"\npoints = {3 if extra_test else 2}\n')
+    toml = write_course(
+        folder, course={"roster": Path(__file__).resolve().parents[1] / "roster.csv"},
+        grading={"gpu": mode, "cell_timeout": 30.0, "notebook_timeout": 60.0},
+        assignments={"gpuhw": {"notebook": "source/gpuhw/gpuhw.ipynb", "due": "2026-11-23T23:59",
+                               "points": 3 if extra_test else 2}})
     return load_course(toml), source
 
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("mode", ["auto", "off"])
-def test_gpu_checks_on_a_cpu_machine_are_reported_not_graded(tmp_path, monkeypatch, mode):
+def test_gpu_checks_on_a_cpu_machine_are_reported_not_graded(tmp_path, monkeypatch, mode,
+                                                             write_course):
     from autograder.engine import grade_submission
 
     monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
-    course, source = _gpu_course(tmp_path, mode)
+    course, source = _gpu_course(tmp_path, write_course, mode)
     result = grade_submission(source, course=course, assignment="gpuhw", require_sandbox=False)
-    assert result.status == "graded", result.reason
+    assert result.status == SubmissionStatus.GRADED, result.reason
     checks = {c.name: c for q in result.questions for c in q.checks}
-    assert checks["doubles"].status == "passed" and checks["doubles"].points == 1
+    assert checks["doubles"].status == QuestionStatus.PASSED and checks["doubles"].points == 1
     gpu_check = checks["ran on the GPU"]
-    assert gpu_check.status == "not_graded" and gpu_check.points == 0
+    assert gpu_check.status == QuestionStatus.NOT_GRADED and gpu_check.points == 0
     assert gpu_check.message == NO_GPU_MESSAGE and gpu_check.needs_gpu
     assert result.gpu_used is None and result.device == "cpu"
 
 
-def test_grading_a_gpu_required_course_without_gpu_refuses(tmp_path, monkeypatch, capsys):
-    from autograder.cli import main
+def test_grading_a_gpu_required_course_without_gpu_refuses(tmp_path, monkeypatch, capsys,
+                                                          write_course):
+    from autograder.cli import EXIT_MACHINE, main
 
     monkeypatch.setattr(gpu, "detect_gpus", lambda: [])
-    course, source = _gpu_course(tmp_path, "required")
+    course, source = _gpu_course(tmp_path, write_course, "required")
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     (submissions / "pair01.ipynb").write_bytes(source.read_bytes())
     code = main(["--course", str(course.path), "grade", "gpuhw", str(submissions), "--out",
                  str(tmp_path / "results"), "--no-require-sandbox"])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == EXIT_MACHINE  # this machine lacks what the course needs
     assert 'gpu = "required" but this machine has no GPU' in err and "GPU runner" in err
     assert not list((tmp_path / "results").rglob("*.json"))  # nothing graded as failed
 
@@ -435,7 +438,8 @@ assert in_kernel(seen) == ["GPU-3aaa", ["nvidia-uvm", "nvidia3", "nvidiactl"]], 
 
 @pytest.mark.kernel
 @pytest.mark.sandbox
-def test_a_kernel_graded_on_a_slurm_tasks_gpu_3_gets_gpu_3_alone(tmp_path, monkeypatch):
+def test_a_kernel_graded_on_a_slurm_tasks_gpu_3_gets_gpu_3_alone(tmp_path, monkeypatch,
+                                                                 write_course):
     """Fake nodes (character devices that are /dev/null) and variables on this CPU machine."""
     from autograder.engine import grade_submission
 
@@ -446,11 +450,12 @@ def test_a_kernel_graded_on_a_slurm_tasks_gpu_3_gets_gpu_3_alone(tmp_path, monke
         os.chmod(node, 0o666)
     monkeypatch.setattr(gpu_slots, "DEV", dev)
     monkeypatch.setattr(gpu_slots, "SLOT_DIR", tmp_path / "slots")
-    course, source = _gpu_course(tmp_path, "required", extra_test=SEES_ITS_GPU)
+    course, source = _gpu_course(tmp_path, write_course, "required", extra_test=SEES_ITS_GPU)
     result = grade_submission(source, course=course, assignment="gpuhw")
-    assert result.status == "graded" and result.sandbox == "template", result.reason
+    assert result.status == SubmissionStatus.GRADED, result.reason
+    assert result.sandbox == KernelStart.TEMPLATE
     assert result.gpu_index == 3 and result.device == "cuda"
     seen = next(q for q in result.questions if q.grade_id == "test_extra")
-    assert seen.status == "passed", seen.message
+    assert seen.status == QuestionStatus.PASSED, seen.message
     assert result.gpu_used is False  # no process used a real GPU: measured, not claimed
     assert GpuSlots([3], 1, lock_dir=tmp_path / "slots").acquire(timeout=0) == (3, 0)  # freed

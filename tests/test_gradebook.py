@@ -3,7 +3,6 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 import time
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import nbformat
 import pytest
 from openpyxl import load_workbook
 
-from autograder.config import load_course
+from autograder.config import Course, load_course
 from autograder.errors import ConfigError
 from autograder.gradebook import (
     build_gradebook,
-    collect_results,
     histogram,
     pick_submission,
     submission_grade,
@@ -24,13 +22,13 @@ from autograder.gradebook import (
 from autograder.marks import read_marks, write_mark
 from autograder.notebook import nbgrader_metadata
 from autograder.results import (
-    GRADED,
-    NOT_ATTEMPTED,
-    REJECTED,
     CheckResult,
     Flag,
     QuestionResult,
+    QuestionStatus,
     SubmissionResult,
+    SubmissionStatus,
+    collect_results,
     write_result,
 )
 
@@ -71,22 +69,22 @@ def source_notebook(path: Path) -> Path:
     return path
 
 
+def make_course(root: Path, write_course) -> Course:
+    """The course of these tests: one homework due 12 October, its source and roster."""
+    source_notebook(root / "source" / HW / f"{HW}.ipynb")
+    return load_course(write_course(
+        root, roster=ROSTER, course={"timezone": "Europe/Paris"},
+        assignments={HW: {"notebook": f"source/{HW}/{HW}.ipynb", "due": "2026-10-12T23:59"}}))
+
+
 @pytest.fixture
-def course(tmp_path):
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    source_notebook(tmp_path / "source" / HW / f"{HW}.ipynb")
-    (tmp_path / "course.toml").write_text(textwrap.dedent(f"""\
-        [course]
-        timezone = "Europe/Paris"
-        [assignments.{HW}]
-        notebook = "source/{HW}/{HW}.ipynb"
-        due = "2026-10-12T23:59"
-        """), encoding="utf-8")
-    return load_course(tmp_path / "course.toml")
+def course(tmp_path, write_course):
+    return make_course(tmp_path, write_course)
 
 
-def result(sid, team, points=(4.0, 6.0), *, status=GRADED, at="2026-10-12T20:00:00+02:00",
-           flags=(), graded_at="2026-10-13T10:00:00+00:00", written=NOT_ATTEMPTED + "?"):
+def result(sid, team, points=(4.0, 6.0), *, status=SubmissionStatus.GRADED,
+           at="2026-10-12T20:00:00+02:00", flags=(), graded_at="2026-10-13T10:00:00+00:00",
+           written=True):
     q1, q2 = points
     return SubmissionResult(
         assignment=HW, submission_id=sid, status=status, team=list(team), submitted_at=at,
@@ -100,7 +98,8 @@ def result(sid, team, points=(4.0, 6.0), *, status=GRADED, at="2026-10-12T20:00:
             ]),
             QuestionResult("cell-ee55ff66aa77bb88", q2, 10.0, "partial"),
             QuestionResult("discussion", 0.0, 5.0,
-                           NOT_ATTEMPTED if written == NOT_ATTEMPTED else "manual", manual=True),
+                           QuestionStatus.MANUAL if written else QuestionStatus.NOT_ATTEMPTED,
+                           manual=True),
         ],
         flags=[Flag(*f) for f in flags],
     )
@@ -128,29 +127,27 @@ def rows_by_id(path: Path, sheet: str = "grades") -> dict[str, dict]:
     return {str(r[0]): dict(zip(header, r, strict=True)) for r in values[1:]}
 
 
-def cell_of(path: Path, student: str, key: str):
-    """The openpyxl cell of one student's row in one column (by key)."""
-    book = load_workbook(path)
+def grades_cell(book, student: str, key: str):
+    """The openpyxl cell of one student's row of the grades sheet, in one column (by key, as the
+    hidden sheet names the columns)."""
     keys = {r[2]: r[1] for r in book["_autograder"].iter_rows(values_only=True)
             if r[0] == "column"}
     ws = book["grades"]
-    top = header_row(ws)
-    col = next(c.column for c in ws[top] if c.value == keys[key])
+    col = next(c.column for c in ws[header_row(ws)] if c.value == keys[key])
     row = next(c.row for c in ws["A"] if str(c.value) == student)
     return ws.cell(row=row, column=col)
+
+
+def cell_of(path: Path, student: str, key: str):
+    return grades_cell(load_workbook(path), student, key)
 
 
 def type_marks(path: Path, marks: dict[str, object], *, mtime: float | None = None) -> None:
     """What a TA does: type into students' rows of the hand-marked column, save."""
     book = load_workbook(path)
-    keys = {r[2]: r[1] for r in book["_autograder"].iter_rows(values_only=True)
-            if r[0] == "column"}
-    ws = book["grades"]
-    top = header_row(ws)
-    col = next(c.column for c in ws[top] if c.value == keys[MANUAL])
     for student, value in marks.items():
-        row = next(c.row for c in ws["A"] if str(c.value) == student)
-        ws.cell(row=row, column=col).value = value  # (cell(value=None) would not clear it)
+        # (cell(value=None) would not clear it)
+        grades_cell(book, student, MANUAL).value = value
     book.save(path)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
@@ -186,7 +183,7 @@ def test_sheets_statistics_problems_and_chart(course, tmp_path):
     results = save(tmp_path / "results",
                    result("pairA", ["1001", "1002"], (5.0, 10.0)),
                    result("pairB", ["1003"], (1.0, 4.0), flags=[("cells_changed", "cell 4")]),
-                   result("pairC", ["1004"], (0.0, 0.0), status=REJECTED))
+                   result("pairC", ["1004"], (0.0, 0.0), status=SubmissionStatus.REJECTED))
     book = build(course, tmp_path, results)
     wb = load_workbook(book.xlsx)
     assert wb.sheetnames == ["grades", "questions", "checks", "problems", "marks",
@@ -426,7 +423,7 @@ def test_clearing_a_cell_clears_the_mark(course, tmp_path):
 
 def test_an_unanswered_written_question_is_zero_no_response(course, tmp_path):
     save(tmp_path / "results", result("pairA", ["1001", "1002"], (5.0, 5.0),
-                                      written=NOT_ATTEMPTED))
+                                      written=False))
     book = build(course, tmp_path)
     lea = rows_by_id(book.xlsx)["1001"]
     assert lea[MANUAL] == 0 and lea[f"{HW} grade"] == 10.0
@@ -472,7 +469,7 @@ def hostile_results() -> list[SubmissionResult]:
     control = result("pairC", ["10\x0103", "\x1f=2+2", "1004"])
     control.source = "pairC/\x01bad\x1fname\ud800.ipynb"
     control.flags.append(Flag("cells_changed", "\x07" + "y" * 1_000_000))
-    rejected = SubmissionResult(assignment=HW, submission_id="pairR", status=REJECTED,
+    rejected = SubmissionResult(assignment=HW, submission_id="pairR", status=SubmissionStatus.REJECTED,
                                 reason="=HYPERLINK(\"http://evil\",\"click\")", team=FORMULAS[2:],
                                 source="=cmd|' /C calc'!A0.zip", graded_at="2026-10-13")
     return [evil, control, rejected]
@@ -534,7 +531,7 @@ def test_one_submissions_text_never_stops_the_gradebook(course, tmp_path):
     broken.questions[0].checks[0].message = "\ufffe\uffff"
     book = build(course, tmp_path, save(tmp_path / "results", broken, result("ok", ["1002"])))
     rows = rows_by_id(book.xlsx)
-    assert rows["1002"][f"{HW} status"] == GRADED
+    assert rows["1002"][f"{HW} status"] == SubmissionStatus.GRADED
     assert rows["1001"][f"{HW} submitted at"] == "not a date "  # shown, never guessed
     assert "submission time unreadable" in rows["1001"]["flags"]
     assert "A" * 1999 + "…" in rows  # a 200 000-character id, capped
@@ -621,7 +618,7 @@ def test_gradebook_command(course, tmp_path, capsys):
     assert code == 0 and (tmp_path / "grades.xlsx").exists()
     assert (tmp_path / "grades-moodle.csv").exists()
     assert "5 students" in capsys.readouterr().out
-    assert rows_by_id(tmp_path / "grades.xlsx")["1003"][f"{HW} status"] == GRADED
+    assert rows_by_id(tmp_path / "grades.xlsx")["1003"][f"{HW} status"] == SubmissionStatus.GRADED
     type_marks(tmp_path / "grades.xlsx", {"1003": 2})
     main(["--course", str(course.path), "gradebook", HW, "--results",
           str(tmp_path / "shard0"), str(tmp_path / "shard1")])
@@ -684,22 +681,13 @@ def pdf_words(profile: str, xlsx: Path, folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def gradebook(tmp_path_factory):
+def gradebook(tmp_path_factory, write_course):
     root = tmp_path_factory.mktemp("course")
-    (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    source_notebook(root / "source" / HW / f"{HW}.ipynb")
-    (root / "course.toml").write_text(textwrap.dedent(f"""\
-        [course]
-        timezone = "Europe/Paris"
-        [assignments.{HW}]
-        notebook = "source/{HW}/{HW}.ipynb"
-        due = "2026-10-12T23:59"
-        """), encoding="utf-8")
-    course = load_course(root / "course.toml")
+    course = make_course(root, write_course)
     late = result("pairB", ["1003", "1004"], (2.0, 4.5), at="2026-10-14T10:00:00+02:00",
-                  flags=[("cells_changed", LONG_MESSAGE)], written=NOT_ATTEMPTED)
+                  flags=[("cells_changed", LONG_MESSAGE)], written=False)
     evil = result("pairE", ["=1+1", '=HYPERLINK("http://x","y")', "1005"])
-    rejected = SubmissionResult(assignment=HW, submission_id="pairR", status=REJECTED,
+    rejected = SubmissionResult(assignment=HW, submission_id="pairR", status=SubmissionStatus.REJECTED,
                                 reason="=2+3", team=["@SUM(1,9)"], graded_at="2026-10-13",
                                 flags=[Flag("no_team_cell", "no TEAM = [...] cell")])
     results = save(root / "results", result("pairA", ["1001", "1002"], (5.0, 10.0)), late, evil,

@@ -21,7 +21,7 @@ from test_batch import HW, fake_grade, make_course
 
 from autograder.batch import TIME_UNVERIFIED, grade_batch
 from autograder.config import load_course
-from autograder.results import GRADED, REJECTED
+from autograder.results import SubmissionStatus
 from autograder.submissions import discover
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +79,6 @@ def grade(tmp_path: Path, submissions: Path, **kw):
                            out=tmp_path / "results", workers=1, grade_one=fake_grade, **kw)
 
 
-ESCAPES = [Path("/tmp/autograder-intake-traversal.ipynb"),
-           Path("/tmp/autograder-intake-absolute.ipynb")]
-
 REASONS = {
     "file_and_folder": "is both a file and a folder in the archive",
     "traversal": "a path that climbs out of its folder (..)",
@@ -100,25 +97,33 @@ REASONS = {
 }
 
 
+def hostile_archive(name: str, folder: Path) -> tuple[Path, Path]:
+    """The archive of an attack, and where an absolute entry of it would land (the traversal's
+    is made here, aimed inside this test's own folder)."""
+    absolute = folder / "outside" / "absolute.ipynb"
+    if name == "traversal":
+        return make.traversal(folder / "archives" / "traversal.zip", absolute), absolute
+    return HOSTILE / f"{name}.zip", absolute
+
+
 @pytest.mark.parametrize("name", sorted(REASONS))
 def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothing_runs):
-    for path in ESCAPES:
-        path.unlink(missing_ok=True)
+    archive, absolute = hostile_archive(name, tmp_path)
     before = tree(tmp_path)
-    report = grade(tmp_path, HOSTILE / f"{name}.zip")
+    report = grade(tmp_path, archive)
     results = {r.submission_id: r for r in report.results}
     assert sorted(results) == [GOOD, BAD]
-    assert results[GOOD].status == GRADED  # the batch completed; the valid one is graded
+    # The batch completed; the valid one is graded.
+    assert results[GOOD].status == SubmissionStatus.GRADED
     bad = results[BAD]
-    assert bad.status == REJECTED and REASONS[name] in bad.reason
+    assert bad.status == SubmissionStatus.REJECTED and REASONS[name] in bad.reason
     assert "\x1b" not in bad.reason and "\x00" not in bad.reason  # shown escaped, never raw
     assert list(report.not_graded) == [BAD] and report.complete
     # Nothing written outside the results folder, and nothing left of the extraction.
     assert {p for p in tree(tmp_path) - before if not p.startswith("results")} <= {
         "source", f"source/{HW}", f"source/{HW}/{NOTEBOOK}", "roster.csv", "course.toml"}
     assert not (tmp_path / "results" / HW / ".unpacked" / str(os.getpid())).exists()
-    assert not any(path.exists() for path in ESCAPES)
-    assert not (tmp_path.parent / "autograder-intake-traversal.ipynb").exists()
+    assert not absolute.exists() and not (tmp_path.parent / "traversal.ipynb").exists()
 
 
 def test_the_grade_command_lists_the_rejected_and_says_so_by_its_exit_code(tmp_path, capsys,
@@ -167,7 +172,7 @@ def test_an_uploaded_git_never_runs_and_its_date_is_never_taken(tmp_path, monkey
     for report, sid in ((folder, "zoe-petit"), (archive, BAD)):
         zoe = next(r for r in report.results if r.submission_id == sid)
         # Its notebook is valid, so it is graded like the same notebook without the .git ...
-        assert zoe.status == GRADED
+        assert zoe.status == SubmissionStatus.GRADED
         # ... the commit's date is never its submission time, nor any date, nor a penalty:
         assert zoe.submitted_at is None and "2025-10-09" not in json.dumps(zoe.to_dict())
         assert zoe.submitted_at_source in ("file date", "archive date")
@@ -208,9 +213,9 @@ def test_fifo_links_devices_and_giant_files_never_block_nor_leak(tmp_path, nothi
         expected["pair-device"] = "is a device, not a file"
     report = grade(tmp_path, subs)  # a FIFO read with open() would block here forever
     results = {r.submission_id: r for r in report.results}
-    assert results["pair01"].status == GRADED
+    assert results["pair01"].status == SubmissionStatus.GRADED
     for sid, reason in expected.items():
-        assert results[sid].status == REJECTED, sid
+        assert results[sid].status == SubmissionStatus.REJECTED, sid
         assert reason in results[sid].reason, (sid, results[sid].reason)
     everything = json.dumps([r.to_dict() for r in report.results])
     assert "SECRET" not in everything and "grader-secret" not in everything

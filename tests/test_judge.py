@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from autograder import agent, codec, judge, link
-from autograder.results import FAILED, NOT_ATTEMPTED, PASSED
+from autograder.results import QuestionStatus
 
 
 class _Kernel:
@@ -452,7 +452,7 @@ np.testing.assert_allclose(x, expected)
 def test_hidden_failures_show_one_line_never_the_values():
     run = run_cell(HIDDEN_NUMPY, {"np": np}, None, set())
     check = run.checks[0]
-    assert check.hidden and check.status == FAILED
+    assert check.hidden and check.status == QuestionStatus.FAILED
     expected = np.sqrt(np.linspace(0, 1, 40)) * 12345.678
     for message in (check.message, run.message):
         assert "\n" not in message and len(message) <= judge.HIDDEN_MESSAGE
@@ -487,17 +487,17 @@ def test_checks_in_the_visible_part_are_not_hidden():
     run = run_cell(code, {}, None, set())
     assert [(c.name, c.hidden) for c in run.checks] == [("visible", False), ("hidden", True)]
     q = judge.score_cell(grade_id="q", points=2, run=run)
-    assert [c.hidden for c in q.checks] == [False, True] and q.status == FAILED
+    assert [c.hidden for c in q.checks] == [False, True] and q.status == QuestionStatus.FAILED
 
 
 def test_a_stub_scores_not_attempted(kernel):
     _, channel, ns = kernel
     run = run_cell("stub()", ns, channel, {"stub"})
     q = judge.score_cell(grade_id="q", points=1, run=run)
-    assert q.status == NOT_ATTEMPTED and q.points == 0
+    assert q.status == QuestionStatus.NOT_ATTEMPTED and q.points == 0
     run = run_cell("try:\n    stub()\nexcept NotImplementedError:\n    pass", ns, channel,
                    {"stub"})
-    assert judge.score_cell(grade_id="q", points=1, run=run).status == PASSED
+    assert judge.score_cell(grade_id="q", points=1, run=run).status == QuestionStatus.PASSED
 
 
 def test_agent_chunks_are_bounded_in_bytes():

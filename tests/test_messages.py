@@ -8,12 +8,11 @@ import pytest
 from jupyter_client.session import Session
 
 from autograder.messages import (
-    ERROR,
-    OK,
     RESULT_MIME,
     Budget,
     Execution,
     Incoming,
+    RunStatus,
     dropped,
     fold,
     parse,
@@ -32,7 +31,7 @@ def frames(kind: str, content: dict, parent: str = REQUEST) -> list[bytes]:
 def replay(messages: list[list[bytes]], *, cap: int = 1000, budget: Budget | None = None) \
         -> tuple[Execution, bool]:
     budget = budget or Budget()
-    run = Execution(OK)
+    run = Execution(RunStatus.OK)
     done = False
     for message in messages:
         msg = parse(message, budget)
@@ -54,7 +53,7 @@ def test_output_is_gathered_until_idle_and_capped():
                         frames("stream", {"name": "stdout", "text": "b" * 600}),
                         idle(),
                         frames("stream", {"name": "stdout", "text": "after idle"})])
-    assert done and run.status == OK
+    assert done and run.status == RunStatus.OK
     assert run.output == "a" * 600 + "42\n" + "b" * 397 and run.truncated
     assert run.output_chars == 1203
 
@@ -63,14 +62,14 @@ def test_messages_of_another_request_are_ignored():
     run, done = replay([frames("stream", {"name": "stdout", "text": "old"}, parent="request-0"),
                         idle("request-0"),
                         frames("error", {"ename": "X", "evalue": "", "traceback": []}, "")])
-    assert not done and run.output == "" and run.status == OK
+    assert not done and run.output == "" and run.status == RunStatus.OK
 
 
 def test_an_error_keeps_its_type_message_and_a_traceback_without_colours():
     run, _ = replay([frames("error", {"ename": "ValueError", "evalue": "bad shape",
                                       "traceback": ["\x1b[0;31mValueError\x1b[0m: bad shape"]}),
                      idle()])
-    assert (run.status, run.ename, run.evalue) == (ERROR, "ValueError", "bad shape")
+    assert (run.status, run.ename, run.evalue) == (RunStatus.ERROR, "ValueError", "bad shape")
     assert run.traceback == "ValueError: bad shape"
 
 

@@ -20,8 +20,8 @@ from autograder.moodle import (
     parse_moodle_date,
     read_worksheet,
 )
-from autograder.results import GRADED, REJECTED
-from autograder.times import LMS, read_times
+from autograder.results import SubmissionStatus
+from autograder.times import TimeSource, read_times
 
 DATA = Path(__file__).resolve().parent / "data" / "intake" / "moodle"
 ZIP = DATA / "M2DL-HW1-submissions.zip"
@@ -70,7 +70,7 @@ def test_the_worksheet_in_english_and_in_french(path, decimal):
     assert times["1003"] == at(2026, 10, 14, 9, 15)
     assert times["1002"] is None  # '-': nothing submitted
     assert sheet.decimal == decimal and sheet.bom
-    assert read_times(path, timezone_name=PARIS).source == LMS
+    assert read_times(path, timezone_name=PARIS).source == TimeSource.LMS
 
 
 def test_a_file_that_is_not_a_worksheet_says_how_to_get_one(tmp_path):
@@ -97,12 +97,13 @@ def test_times_come_from_the_worksheet_never_from_the_zip(tmp_path, download):
     assert sorted(results) == sorted(["Chloé Dubois_1003", "Léa Martin_1001",
                                       "Lucas Thomas_1004", "Manon Robert_1005"])
     lea, chloe = results["Léa Martin_1001"], results["Chloé Dubois_1003"]
-    assert (lea.submitted_at, lea.submitted_at_source) == ("2026-10-12T21:30:00+02:00", LMS)
+    assert lea.submitted_at == "2026-10-12T21:30:00+02:00"
+    assert lea.submitted_at_source == TimeSource.LMS
     assert lea.unverified_submitted_at is None and lea.flags == []
     assert chloe.submitted_at == "2026-10-14T09:15:00+02:00"
     assert [f.message for f in chloe.flags] == ["2 days late: -20%"]
-    assert results["Manon Robert_1005"].status == REJECTED
-    assert results["Lucas Thomas_1004"].status == REJECTED
+    assert results["Manon Robert_1005"].status == SubmissionStatus.REJECTED
+    assert results["Lucas Thomas_1004"].status == SubmissionStatus.REJECTED
     assert "notes.txt" in results["Lucas Thomas_1004"].reason
     assert report.late == {"Chloé Dubois_1003": "2 days late: -20%"}
     assert report.untimed == []
@@ -127,7 +128,7 @@ def test_without_the_worksheet_zip_dates_decide_nothing_and_it_is_said(tmp_path,
     report = grade_batch(course=course, assignment=HW, submissions=late,
                          out=tmp_path / "results", workers=1, grade_one=fake_grade)
     lea = report.results[0]
-    assert lea.status == GRADED and lea.submitted_at is None
+    assert lea.status == SubmissionStatus.GRADED and lea.submitted_at is None
     assert lea.unverified_submitted_at.startswith("2026-11-30") and lea.unverified_submitted_at.endswith("+00:00")
     assert [f.code for f in lea.flags] == [TIME_UNVERIFIED]
     assert "it would be 49 days late" in lea.flags[0].message
@@ -253,7 +254,7 @@ def test_the_lms_examples_are_up_to_date_and_give_the_true_times(tmp_path, monke
     import importlib.util
 
     from autograder.submissions import discover
-    from autograder.times import CLASSROOM, read_times
+    from autograder.times import read_times
 
     spec = importlib.util.spec_from_file_location("make_lms", EXAMPLES / "make_lms.py")
     make_lms = importlib.util.module_from_spec(spec)
@@ -277,13 +278,13 @@ def test_the_lms_examples_are_up_to_date_and_give_the_true_times(tmp_path, monke
     found = discover(moodle / "M2DL-hw1_features-42.zip", notebook_name=f"{HW}.ipynb",
                      timezone_name=PARIS, manifest=moodle / "Grades-M2DL-hw1_features-42.csv",
                      unpack_to=tmp_path / "unpacked")
-    assert len(found) == 14 and all(s.time_source == LMS for s in found)
+    assert len(found) == 14 and all(s.time_source == TimeSource.LMS for s in found)
     assert sorted(s.submitted_at for s in found if s.submitted_at.day != 12) == sorted(
         late.values())
     classroom = EXAMPLES / "classroom" / HW
     clones = discover(classroom / "hw1-features-submissions", notebook_name=f"{HW}.ipynb",
                       manifest=classroom / "grades.csv")
-    assert len(clones) == 14 and all(s.time_source == CLASSROOM for s in clones)
+    assert len(clones) == 14 and all(s.time_source == TimeSource.CLASSROOM for s in clones)
     assert sorted(s.submitted_at for s in clones if s.submitted_at.astimezone(
         ZoneInfo(PARIS)).day != 12) == sorted(late.values())
 

@@ -19,13 +19,10 @@ from autograder.engine import grade_submission
 from autograder.errors import AuthoringError
 from autograder.gradebook import build_gradebook
 from autograder.results import (
-    FAILED,
-    GRADED,
-    MANUAL,
-    NOT_ATTEMPTED,
-    PASSED,
     QuestionResult,
+    QuestionStatus,
     SubmissionResult,
+    SubmissionStatus,
     write_result,
 )
 
@@ -116,10 +113,10 @@ def test_autotests_not_released_since_the_source_changed_stop_grading(copied):
 
 
 @pytest.mark.parametrize("error, checks, status", [
-    (None, [], PASSED),
-    (AssertionError("too small"), [], FAILED),
-    (None, [("large n", FAILED)], FAILED),
-    (None, [("large n", PASSED)], PASSED),
+    (None, [], QuestionStatus.PASSED),
+    (AssertionError("too small"), [], QuestionStatus.FAILED),
+    (None, [("large n", QuestionStatus.FAILED)], QuestionStatus.FAILED),
+    (None, [("large n", QuestionStatus.PASSED)], QuestionStatus.PASSED),
 ])
 def test_a_zero_point_cell_is_reported_passed_or_failed_worth_nothing(error, checks, status):
     from autograder import judge
@@ -132,11 +129,12 @@ def test_a_zero_point_cell_is_reported_passed_or_failed_worth_nothing(error, che
 
 def test_gradebook_scales_the_notebook_points_to_the_assignment(course, tmp_path):
     result = SubmissionResult(
-        assignment=NAME, submission_id="pair", status=GRADED, team=["21900101", "21900102"],
+        assignment=NAME, submission_id="pair", status=SubmissionStatus.GRADED,
+        team=["21900101", "21900102"],
         submitted_at="2026-10-12T20:00:00+02:00", points=3.0, max_points=7.0,
-        questions=[QuestionResult("correct_squares", 2.0, 2.0, PASSED),
-                   QuestionResult("correct_mean", 1.0, 1.0, PASSED),
-                   QuestionResult("formula", 0.0, 1.0, MANUAL, manual=True)])
+        questions=[QuestionResult("correct_squares", 2.0, 2.0, QuestionStatus.PASSED),
+                   QuestionResult("correct_mean", 1.0, 1.0, QuestionStatus.PASSED),
+                   QuestionResult("formula", 0.0, 1.0, QuestionStatus.MANUAL, manual=True)])
     write_result(result, tmp_path / "results" / NAME / "pair.json")
     book = build_gradebook(course=course, assignments=[NAME], results=[tmp_path / "results"],
                            out=tmp_path / "grades.xlsx")
@@ -159,14 +157,16 @@ def statuses(result):
 @needs_sandbox
 def test_solution_gets_every_automatic_point_and_the_manual_questions(course):
     result = grade(course, "solution")
-    assert result.status == GRADED and result.points == 3.0 and result.max_points == 7.0
+    assert result.status == SubmissionStatus.GRADED
+    assert result.points == 3.0 and result.max_points == 7.0
     assert statuses(result) == {
-        "correct_squares": (PASSED, 2.0, 2.0, False),  # visible and hidden autotests
-        "correct_mean": (PASSED, 1.0, 1.0, False),
-        "large_n": (PASSED, 0.0, 0.0, False),  # a 0-point check: run, reported, worth nothing
-        "pyramidal": (MANUAL, 0.0, 2.0, True),  # manually graded code: to the gradebook
-        "formula": (MANUAL, 0.0, 1.0, True),
-        "plot": (MANUAL, 0.0, 1.0, True),  # the task's points are given by hand
+        "correct_squares": (QuestionStatus.PASSED, 2.0, 2.0, False),  # visible and hidden autotests
+        "correct_mean": (QuestionStatus.PASSED, 1.0, 1.0, False),
+        # a 0-point check: run, reported, worth nothing
+        "large_n": (QuestionStatus.PASSED, 0.0, 0.0, False),
+        "pyramidal": (QuestionStatus.MANUAL, 0.0, 2.0, True),  # graded by hand: to the gradebook
+        "formula": (QuestionStatus.MANUAL, 0.0, 1.0, True),
+        "plot": (QuestionStatus.MANUAL, 0.0, 1.0, True),  # the task's points are given by hand
     }
     assert not [f for f in result.flags if f.code == "no_response"]
 
@@ -177,11 +177,12 @@ def test_unanswered_gets_nothing_and_no_response_on_its_manual_answers(course):
     result = grade(course, "unanswered")
     assert result.points == 0.0
     got = statuses(result)
-    assert got["correct_squares"][:2] == got["correct_mean"][:2] == (NOT_ATTEMPTED, 0.0)
-    assert got["large_n"][:2] == (NOT_ATTEMPTED, 0.0)
-    assert got["pyramidal"] == (NOT_ATTEMPTED, 0.0, 2.0, True)
-    assert got["formula"] == (NOT_ATTEMPTED, 0.0, 1.0, True)
-    assert got["plot"] == (MANUAL, 0.0, 1.0, True)  # nothing to compare a task with
+    assert got["correct_squares"][:2] == got["correct_mean"][:2] \
+        == (QuestionStatus.NOT_ATTEMPTED, 0.0)
+    assert got["large_n"][:2] == (QuestionStatus.NOT_ATTEMPTED, 0.0)
+    assert got["pyramidal"] == (QuestionStatus.NOT_ATTEMPTED, 0.0, 2.0, True)
+    assert got["formula"] == (QuestionStatus.NOT_ATTEMPTED, 0.0, 1.0, True)
+    assert got["plot"] == (QuestionStatus.MANUAL, 0.0, 1.0, True)  # nothing to compare a task with
     assert {q.message for q in result.questions if q.grade_id in ("pyramidal", "formula")} \
         == {"No response"}
     assert sorted(f.message.split(":")[0] for f in result.flags if f.code == "no_response") \
@@ -193,12 +194,12 @@ def test_unanswered_gets_nothing_and_no_response_on_its_manual_answers(course):
 def test_wrong_answers_lose_the_autotests_and_blank_answers_are_no_response(course):
     result = grade(course, "wrong")
     got = statuses(result)
-    assert got["correct_squares"][:2] == (FAILED, 0.0)
+    assert got["correct_squares"][:2] == (QuestionStatus.FAILED, 0.0)
     assert "squares(1)" in next(q.message for q in result.questions
                                 if q.grade_id == "correct_squares")
-    assert got["correct_mean"][:2] == (FAILED, 0.0)
-    assert got["formula"][:2] == (NOT_ATTEMPTED, 0.0)  # blank
-    assert got["pyramidal"][:2] == (NOT_ATTEMPTED, 0.0)  # left as released
+    assert got["correct_mean"][:2] == (QuestionStatus.FAILED, 0.0)
+    assert got["formula"][:2] == (QuestionStatus.NOT_ATTEMPTED, 0.0)  # blank
+    assert got["pyramidal"][:2] == (QuestionStatus.NOT_ATTEMPTED, 0.0)  # left as released
     assert result.points == 0.0
 
 
@@ -207,6 +208,6 @@ def test_wrong_answers_lose_the_autotests_and_blank_answers_are_no_response(cour
 def test_a_manual_code_cell_that_raises_stays_manual_and_says_why(course):
     result = grade(course, "manual_raises")
     pyramidal = next(q for q in result.questions if q.grade_id == "pyramidal")
-    assert pyramidal.status == MANUAL and pyramidal.manual
+    assert pyramidal.status == QuestionStatus.MANUAL and pyramidal.manual
     assert "raised ValueError: not finished" in pyramidal.message
     assert result.points == 3.0  # the automatic questions do not pay for it

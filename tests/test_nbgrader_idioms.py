@@ -21,7 +21,7 @@ import pytest
 from autograder import sandbox
 from autograder.config import load_course
 from autograder.engine import grade_submission
-from autograder.results import GRADED, NOT_ATTEMPTED, PASSED
+from autograder.results import QuestionStatus, SubmissionStatus
 
 DATA = Path(__file__).parent / "data" / "idioms"
 NBGRADER = json.loads((DATA / "nbgrader_scores.json").read_text())
@@ -70,7 +70,7 @@ def test_the_fixture_covers_every_submission():
 @pytest.mark.parametrize("name", sorted(LOSES))
 def test_each_submission_scores_what_nbgrader_gives(graded, name):
     result = graded[name]
-    assert result.status == GRADED, result.reason
+    assert result.status == SubmissionStatus.GRADED, result.reason
     lost = [(q.grade_id, q.message) for q in result.questions if q.points < q.max_points]
     assert result.points == NBGRADER[name], lost
     assert [g for g, _ in lost] == ([LOSES[name]] if LOSES[name] else [])
@@ -79,7 +79,7 @@ def test_each_submission_scores_what_nbgrader_gives(graded, name):
 def test_the_stub_scores_zero_not_attempted(graded):
     result = graded["unanswered"]
     assert result.points == NBGRADER["unanswered"] == 0
-    assert {q.status for q in result.questions} == {NOT_ATTEMPTED}
+    assert {q.status for q in result.questions} == {QuestionStatus.NOT_ATTEMPTED}
 
 
 def test_failures_speak_of_the_students_code(graded):
@@ -99,7 +99,7 @@ def test_failures_speak_of_the_students_code(graded):
 
 def test_print_in_a_test_cell_goes_to_its_result_visible_part_only(graded, capsys):
     question = next(q for q in graded["correct"].questions if q.grade_id == "test_squares")
-    assert question.status == PASSED
+    assert question.status == QuestionStatus.PASSED
     assert question.output == "squares(3) = [1, 4, 9]\n"
     assert "HIDDEN-PRINT" in question.hidden_output and "HIDDEN-PRINT" not in question.output
     assert "squares(3)" not in capsys.readouterr().out

@@ -14,9 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from autograder.errors import AuthoringError
 from autograder.notebook import Role, cells_of, read_notebook
 from autograder.rebuild import (
-    MATCHED_BY_ANCHOR,
-    MATCHED_BY_ID,
-    MISSING,
+    Match,
     answer_names,
     rebuild,
     release_stub,
@@ -130,13 +128,13 @@ def test_forged_metadata_does_not_make_student_code_an_instructor_cell(source):
     sub.cells[4].metadata.nbgrader.update(locked=True, solution=False)  # answer posing as locked
     rebuilt = rebuild(source, sub)
     assert codes(rebuilt)["q1_tests"] == source.cells[5].source
-    assert rebuilt.matches["q1_square"] == MATCHED_BY_ID
+    assert rebuilt.matches["q1_square"] == Match.BY_ID
     assert flags(rebuilt) == ["cells_changed"]
 
 
 def test_empty_submission_is_all_missing_not_a_crash(source):
     rebuilt = rebuild(source, nbformat.v4.new_notebook())
-    assert set(rebuilt.matches.values()) == {MISSING}
+    assert set(rebuilt.matches.values()) == {Match.MISSING}
     assert rebuilt.team is None
     assert flags(rebuilt) == ["cells_changed", "no_team_cell"]
     assert not any(c.attempted for c in rebuilt.cells if c.role is Role.ANSWER)
@@ -145,7 +143,7 @@ def test_empty_submission_is_all_missing_not_a_crash(source):
 def test_stub_that_binds_nothing_is_found_alone_between_its_anchors(source):
     rebuilt = rebuild(source, submission("colab_untouched"))
     q2 = next(c for c in rebuilt.cells if c.grade_id == "q2_scale")
-    assert rebuilt.matches["q2_scale"] == MATCHED_BY_ANCHOR and q2.submission_index is not None
+    assert rebuilt.matches["q2_scale"] == Match.BY_ANCHOR and q2.submission_index is not None
     assert not q2.attempted
 
 
@@ -203,7 +201,7 @@ def test_unreadable_metadata_is_dropped_not_a_crash(source):
     sub.cells.append("not a cell")
     rebuilt = rebuild(source, sub)
     assert codes(rebuilt)["q1_square"] == solution(source.cells[4].source)
-    assert rebuilt.matches["q1_square"] == MATCHED_BY_ANCHOR
+    assert rebuilt.matches["q1_square"] == Match.BY_ANCHOR
     assert flags(rebuilt) == ["metadata_stripped"]
     assert rebuilt.team == ["21900101", "21900102"]
 
@@ -222,7 +220,7 @@ def test_tests_cell_with_only_hidden_tests_is_found_empty_in_a_stripped_notebook
     sub.cells.insert(9, new_code_cell(""))  # and an empty cell of the pair's own
     rebuilt = rebuild(source, sub)
     assert flags(rebuilt) == ["metadata_stripped", "no_team_cell"]
-    assert rebuilt.matches["q2_scale"] == MATCHED_BY_ANCHOR
+    assert rebuilt.matches["q2_scale"] == Match.BY_ANCHOR
 
 
 def test_a_helper_near_a_deleted_test_cell_still_runs(source):

@@ -14,7 +14,7 @@ from autograder import cli
 from autograder.config import load_course
 from autograder.errors import AuthoringError, ConfigError
 from autograder.notebook import Role, cells_of, fingerprint, read_team
-from autograder.release import release_assignment, release_is_stale, stale_files
+from autograder.release import release_assignment, stale_files
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "release"
@@ -50,7 +50,7 @@ def test_second_run_is_byte_identical_and_writes_nothing(course):
     assert second.written == []
     assert sorted(second.unchanged) == sorted(before)
     assert all(p.read_bytes() == content for p, content in before.items())
-    assert not release_is_stale(course=course, assignment="demo")
+    assert stale_files(course=course, assignment="demo") == []
 
 
 def test_release_hides_solutions_and_hidden_tests(course):
@@ -141,7 +141,7 @@ def test_old_notebook_format_without_ids_is_deterministic(course):
     path.write_text(json.dumps(nb))
     first = released(course)[0]
     assert all("id" not in cell for cell in first.cells)
-    assert not release_is_stale(course=course, assignment="demo")
+    assert stale_files(course=course, assignment="demo") == []
 
 
 def test_stale_release_is_detected(course):
@@ -214,7 +214,7 @@ def test_a_file_the_source_no_longer_gives_is_stale_and_removed(course, capsys):
     assert cli.main(["--course", str(course.path), "release", "demo"]) == 0
     assert "demo: removed release/demo/points.csv (no longer in the source)" in \
         capsys.readouterr().out
-    assert not old.exists() and not release_is_stale(course=course, assignment="demo")
+    assert not old.exists() and stale_files(course=course, assignment="demo") == []
 
 
 def test_points_that_do_not_add_up_stop_the_release_before_writing(course):

@@ -7,6 +7,7 @@ by hand and five pairs: good answers, attacks, stubs, a notebook saved from Cola
 
 from __future__ import annotations
 
+import base64
 import csv
 import http.client
 import json
@@ -213,6 +214,18 @@ def test_outputs_never_render_html_svg_or_javascript():
         {"output_type": "error", "ename": "<b>E</b>", "evalue": "<script>x</script>"}])
     assert out == ('<pre class="output">&lt;HTML object&gt;</pre>'
                    '<pre class="output">&lt;b&gt;E&lt;/b&gt;: &lt;script&gt;x&lt;/script&gt;</pre>')
+
+
+def test_an_output_image_past_the_image_budget_leaves_its_text():
+    """Past the page's image budget the sink keeps no more images (it gives no URL): the output
+    shows its text instead, and the answer still renders."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"x" * 64).decode()
+    output = {"output_type": "display_data",
+              "data": {"image/png": png, "text/plain": "<Figure size 640x480>"}}
+    kept = answer_html.outputs_html([output], images=lambda mime, data: "/img/1")
+    assert kept.startswith('<img class="output"') and 'src="/img/1"' in kept
+    full = answer_html.outputs_html([output], images=lambda mime, data: None)
+    assert full == '<pre class="output">&lt;Figure size 640x480&gt;</pre>'
 
 
 def test_the_hostile_pair_renders_inert_everywhere(course_dir):

@@ -12,7 +12,7 @@ import pytest
 
 from autograder import cage, orphans, sandbox
 from autograder.cage import Cage
-from autograder.config import Limits
+from autograder.config import KernelStart, Limits
 from autograder.errors import KernelStartError, NoFreeUid, SandboxUnavailable
 
 COMMAND = ("python", "-m", "ipykernel_launcher", "-f", "/x/kernel.json")
@@ -78,22 +78,22 @@ def test_the_kernel_environment_is_built_from_nothing(monkeypatch):
 
 
 def test_require_sandbox_refuses_where_no_cage_can_be_built(monkeypatch):
-    reasons = {sandbox.TEMPLATE: "no namespaces", sandbox.BWRAP: "bwrap not installed"}
+    reasons = {KernelStart.TEMPLATE: "no namespaces", KernelStart.BWRAP: "bwrap not installed"}
     monkeypatch.setattr(sandbox, "probe", reasons.get)
     with pytest.raises(SandboxUnavailable, match="--no-require-sandbox") as caught:
         sandbox.sandbox_level(required=True)
     assert "bwrap not installed" in str(caught.value)
-    assert sandbox.sandbox_level(required=False) == sandbox.NONE
-    reasons[sandbox.BWRAP] = ""
-    assert sandbox.sandbox_level(required=True) == sandbox.BWRAP  # the template falls back
+    assert sandbox.sandbox_level(required=False) == KernelStart.NONE
+    reasons[KernelStart.BWRAP] = ""
+    assert sandbox.sandbox_level(required=True) == KernelStart.BWRAP  # the template falls back
 
 
 def test_probe_says_why_without_root(monkeypatch):
     sandbox.probe.cache_clear()
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     try:
-        assert "not root" in sandbox.probe(sandbox.TEMPLATE)
-        assert "not root" in sandbox.probe(sandbox.BWRAP)
+        assert "not root" in sandbox.probe(KernelStart.TEMPLATE)
+        assert "not root" in sandbox.probe(KernelStart.BWRAP)
     finally:
         sandbox.probe.cache_clear()
 

@@ -3,7 +3,7 @@
 import pytest
 
 from autograder import judge
-from autograder.results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, NOT_GRADED, PARTIAL, PASSED
+from autograder.results import QuestionStatus
 
 
 def run(*checks, error=None):
@@ -15,37 +15,38 @@ def run(*checks, error=None):
 def test_cell_without_checks_is_all_or_nothing():
     assert judge.score_cell(grade_id="q", points=2, run=run()).points == 2
     q = judge.score_cell(grade_id="q", points=2, run=run(error=AssertionError("shape is wrong")))
-    assert (q.points, q.status, q.message) == (0, FAILED, "shape is wrong")
+    assert (q.points, q.status, q.message) == (0, QuestionStatus.FAILED, "shape is wrong")
 
 
 def test_checks_score_on_their_own():
     q = judge.score_cell(grade_id="q", points=3, run=run(
-        ("a", 1.0, False, PASSED, ""), ("b", 1.5, False, FAILED, "b is off")))
+        ("a", 1.0, False, QuestionStatus.PASSED, ""),
+        ("b", 1.5, False, QuestionStatus.FAILED, "b is off")))
     assert q.points == pytest.approx(1.5)  # a + the 0.5 not covered by checks
-    assert q.status == PARTIAL
+    assert q.status == QuestionStatus.PARTIAL
     assert [c.points for c in q.checks] == [1.0, 0.0]
 
 
 def test_error_outside_checks_loses_only_the_rest():
     q = judge.score_cell(grade_id="q", points=3, run=run(
-        ("a", 2.0, False, PASSED, ""), error=AssertionError("visible test failed")))
-    assert q.points == 2.0 and q.status == PARTIAL
+        ("a", 2.0, False, QuestionStatus.PASSED, ""), error=AssertionError("visible test failed")))
+    assert q.points == 2.0 and q.status == QuestionStatus.PARTIAL
 
 
 def test_not_attempted_when_the_stub_still_raises():
     q = judge.score_cell(grade_id="q", points=2, run=run(error=judge.NotAttempted("f")))
-    assert (q.points, q.status) == (0, NOT_ATTEMPTED)
+    assert (q.points, q.status) == (0, QuestionStatus.NOT_ATTEMPTED)
 
 
 def test_timeout_is_recorded_as_such():
     q = judge.score_cell(grade_id="q", points=2, run=run(error=judge.KernelTimeout("f ran long")))
-    assert q.status == CELL_TIMEOUT and q.points == 0
+    assert q.status == QuestionStatus.TIMEOUT and q.points == 0
 
 
 def test_gpu_checks_on_a_cpu_machine_are_not_graded_never_passed():
     q = judge.score_cell(grade_id="q", points=1, run=run(
-        ("used the GPU", 1.0, True, NOT_GRADED, "not graded (no GPU)")))
-    assert q.status == NOT_GRADED and q.points == 0
+        ("used the GPU", 1.0, True, QuestionStatus.NOT_GRADED, "not graded (no GPU)")))
+    assert q.status == QuestionStatus.NOT_GRADED and q.points == 0
 
 
 def test_check_context_records_and_suppresses_failures():
@@ -57,7 +58,8 @@ def test_check_context_records_and_suppresses_failures():
         raise AssertionError("nope")
     with check("needs a GPU", points=1, needs_gpu=True):
         raise judge.NoGPU("none")
-    assert [c.status for c in cell.checks] == [PASSED, FAILED, NOT_GRADED]
+    assert [c.status for c in cell.checks] == [
+        QuestionStatus.PASSED, QuestionStatus.FAILED, QuestionStatus.NOT_GRADED]
 
 
 def test_numpy_messages_do_not_leak_hidden_expected_values():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from autograder.gradebook import build_gradebook
 from autograder.notebook import read_notebook
 from autograder.own_code import Handout, OwnCell, Prints, fingerprint, own_cells, units_of
 from autograder.pair_scores import PairScore, common_limit, score_pairs
-from autograder.results import GRADED, QuestionResult, SubmissionResult, write_result
+from autograder.results import QuestionResult, SubmissionResult, SubmissionStatus, write_result
 from autograder.similarity import (
     Pair,
     SimilarityReport,
@@ -51,23 +50,16 @@ ROSTER = "student_id,last_name,first_name,email\n" + "".join(
     for n in range(101, 115))
 
 
-def _course(folder: Path, extra: str = ""):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    (folder / "course.toml").write_text(textwrap.dedent(f"""\
-        [course]
-        name = "Deep Learning (M2)"
-        timezone = "Europe/Paris"
-        [assignments.{HW}]
-        notebook = "{SOURCE}"
-        due = "2026-11-02T23:59"
-        """) + extra, encoding="utf-8")
-    return load_course(folder / "course.toml")
+def _course(folder: Path, write_course, **similarity: object):
+    return load_course(write_course(
+        folder, roster=ROSTER, course={"name": "Deep Learning (M2)", "timezone": "Europe/Paris"},
+        assignments={HW: {"notebook": SOURCE, "due": "2026-11-02T23:59"}},
+        **({"similarity": similarity} if similarity else {})))
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    return _course(tmp_path_factory.mktemp("course"))
+def course(tmp_path_factory, write_course):
+    return _course(tmp_path_factory.mktemp("course"), write_course)
 
 
 @pytest.fixture(scope="module")
@@ -333,7 +325,8 @@ def test_gradebook_rows_and_flags_are_pure_and_safe():
 
 
 def _result(sid: str, team: list[str], points: float) -> SubmissionResult:
-    return SubmissionResult(assignment=HW, submission_id=sid, status=GRADED, team=team,
+    return SubmissionResult(assignment=HW, submission_id=sid, status=SubmissionStatus.GRADED,
+                            team=team,
                             submitted_at="2026-11-02T20:00:00+01:00", points=points,
                             max_points=20.0, graded_at="2026-11-03T10:00:00+00:00",
                             source=f"{sid}.ipynb",
@@ -371,13 +364,14 @@ def test_the_gradebook_shows_the_flags_and_changes_no_grade(report, course, tmp_
     assert len(marked) == 12  # both students of the six flagged submissions
 
 
-def test_the_threshold_is_course_toml_s(tmp_path):
-    assert _course(tmp_path / "a", "[similarity]\nthreshold = 0.9\n").similarity.threshold == 0.9
-    for bad, words in (("threshold = 0", "above 0"), ("threshold = 1.5", "at most 1"),
-                       ('threshold = "high"', "should be a number"),
-                       ("limit = 0.3", "unknown key similarity.limit")):
+def test_the_threshold_is_course_toml_s(tmp_path, write_course):
+    assert _course(tmp_path / "a", write_course, threshold=0.9).similarity.threshold == 0.9
+    for n, (bad, words) in enumerate((({"threshold": 0}, "above 0"),
+                                      ({"threshold": 1.5}, "at most 1"),
+                                      ({"threshold": "high"}, "should be a number"),
+                                      ({"limit": 0.3}, "unknown key similarity.limit"))):
         with pytest.raises(ConfigError, match=words):
-            _course(tmp_path / bad.split()[0], f"[similarity]\n{bad}\n")
+            _course(tmp_path / str(n), write_course, **bad)
 
 
 def test_the_command(course, tmp_path, capsys):

@@ -16,15 +16,11 @@ import pytest
 from autograder import cli
 from autograder.errors import AutograderError
 from autograder.notebook import nbgrader_checksum
-from autograder.results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, PASSED
 from autograder.student import (
-    CHANGED,
-    MISSING,
-    NOT_RUN,
-    RUN_FIRST,
     CheckSummary,
     Outcome,
     QuestionRow,
+    RowStatus,
     check,
     check_here,
     find_test_cells,
@@ -87,7 +83,7 @@ def test_test_cells_and_the_answers_before_them():
 def test_filled_notebook_all_passed():
     nb = filled()
     summary = summarise(nb, all_ran(nb), notebook="demo.ipynb")
-    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+    assert statuses(summary) == {"q1_tests": RowStatus.PASSED, "q2_tests": RowStatus.PASSED}
     assert summary.team == ["21900001", "21900002"]
     assert summary.problems == [] and summary.ok
 
@@ -99,7 +95,7 @@ def test_failed_test_reports_the_assertion_message():
     outcomes[Q2_TESTS] = Outcome(error=("AssertionError", ""))
     summary = summarise(nb, outcomes, notebook="demo.ipynb")
     rows = {q.grade_id: q for q in summary.questions}
-    assert rows["q1_tests"].status == FAILED
+    assert rows["q1_tests"].status == RowStatus.FAILED
     assert rows["q1_tests"].message == "each column must have mean 0"
     assert rows["q1_tests"].cell == Q1_TESTS + 1
     assert rows["q2_tests"].message == "an assertion failed"
@@ -115,7 +111,8 @@ def test_bare_release_not_attempted():
     # stub inside a function: the test cell's call raises it
     outcomes[Q1_TESTS] = Outcome(error=("NotImplementedError", ""))
     summary = summarise(nb, outcomes, notebook="demo.ipynb")
-    assert statuses(summary) == {"q1_tests": NOT_ATTEMPTED, "q2_tests": NOT_ATTEMPTED}
+    assert statuses(summary) == {"q1_tests": RowStatus.NOT_ATTEMPTED,
+                                 "q2_tests": RowStatus.NOT_ATTEMPTED}
     assert "NotImplementedError" in summary.questions[1].message
     assert any("TEAM is empty" in p for p in summary.problems)
 
@@ -126,7 +123,7 @@ def test_error_in_answer_cell_is_pointed_at():
     outcomes[Q2_ANSWER] = Outcome(error=("SyntaxError", "invalid syntax"))
     outcomes[Q2_TESTS] = Outcome(error=("NameError", "name 'relu' is not defined"))
     row = summarise(nb, outcomes, notebook="x").questions[1]
-    assert row.status == FAILED
+    assert row.status == RowStatus.FAILED
     assert row.message == (f"NameError: name 'relu' is not defined (cell {Q2_ANSWER + 1} above "
                            "failed: SyntaxError)")
 
@@ -137,13 +134,13 @@ def test_timeout_and_dead_kernel():
     outcomes[Q1_TESTS] = Outcome(error=("CellTimeout", "over 1 s"), timed_out=True)
     outcomes[Q2_TESTS] = Outcome(ran=False)
     assert statuses(summarise(nb, outcomes, notebook="x")) == {
-        "q1_tests": CELL_TIMEOUT, "q2_tests": NOT_RUN}
+        "q1_tests": RowStatus.TIMEOUT, "q2_tests": RowStatus.NOT_RUN}
 
 
 def test_cell_metadata_stripped_tests_found_by_fingerprint():
     nb = stripped(filled())
     summary = summarise(nb, all_ran(nb), notebook="x")
-    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": PASSED}
+    assert statuses(summary) == {"q1_tests": RowStatus.PASSED, "q2_tests": RowStatus.PASSED}
     assert [q.cell for q in summary.questions] == [Q1_TESTS + 1, Q2_TESTS + 1]
     assert summary.problems == [] and summary.team == ["21900001", "21900002"]
 
@@ -153,10 +150,11 @@ def test_all_metadata_stripped_tests_guessed_or_taken_from_the_release():
     outcomes = all_ran(nb)
     outcomes[Q2_TESTS] = Outcome(error=("AssertionError", "relu([-1, 2]) should be [0, 2]"))
     guessed = summarise(nb, outcomes, notebook="x")
-    assert statuses(guessed) == {f"cell {Q1_TESTS + 1}": PASSED, f"cell {Q2_TESTS + 1}": FAILED}
+    assert statuses(guessed) == {f"cell {Q1_TESTS + 1}": RowStatus.PASSED,
+                                 f"cell {Q2_TESTS + 1}": RowStatus.FAILED}
     assert any("--release" in n for n in guessed.notes) and guessed.problems == []
     summary = summarise(nb, outcomes, notebook="x", manifest=manifest_of(load(RELEASE)))
-    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": FAILED}
+    assert statuses(summary) == {"q1_tests": RowStatus.PASSED, "q2_tests": RowStatus.FAILED}
 
 
 def test_no_tests_at_all_is_a_problem():
@@ -178,7 +176,7 @@ def test_deleted_test_cell_is_missing():
     nb = filled()
     del nb.cells[Q2_TESTS]
     summary = summarise(nb, all_ran(nb), notebook="x")
-    assert statuses(summary)["q2_tests"] == MISSING
+    assert statuses(summary)["q2_tests"] == RowStatus.MISSING
     assert any("'q2_tests' was deleted" in p for p in summary.problems)
     assert not summary.ok
 
@@ -194,7 +192,7 @@ def test_altered_test_cell_without_metadata_is_a_problem():
     nb = stripped(filled())
     nb.cells[Q1_TESTS].source = "assert True"
     summary = summarise(nb, all_ran(nb), notebook="x")
-    assert statuses(summary)["q1_tests"] == MISSING
+    assert statuses(summary)["q1_tests"] == RowStatus.MISSING
     assert any("'q1_tests' was deleted or changed" in p for p in summary.problems)
 
 
@@ -286,7 +284,7 @@ def test_check_in_a_running_notebook(tmp_path):
          "def standardize(X):\n    return (X - X.mean(0)) / X.std(0)\n"
          "def relu(x):\n    raise NotImplementedError()", namespace)
     summary = check_here(FakeShell(namespace), None, None)
-    assert statuses(summary) == {"q1_tests": PASSED, "q2_tests": NOT_ATTEMPTED}
+    assert statuses(summary) == {"q1_tests": RowStatus.PASSED, "q2_tests": RowStatus.NOT_ATTEMPTED}
     assert any("as last saved" in n for n in summary.notes)
     assert "Z" in namespace  # the tests ran in the student's namespace
 
@@ -306,8 +304,8 @@ def test_check_outside_a_notebook_needs_a_path(capsys):
 
 def test_render_plain_and_rich():
     summary = CheckSummary("hw.ipynb", "demo", [
-        QuestionRow("q1_tests", PASSED, "", 6, 2.0),
-        QuestionRow("q2_tests", FAILED, "relu([-1, 2]) should be [0, 2]", 9, 1.5),
+        QuestionRow("q1_tests", RowStatus.PASSED, "", 6, 2.0),
+        QuestionRow("q2_tests", RowStatus.FAILED, "relu([-1, 2]) should be [0, 2]", 9, 1.5),
     ], ["21900001"], problems=["cell 1: TEAM is empty"], notes=["a note"])
     plain = render_summary(summary)
     assert "question  points  status  cell  message" in plain
@@ -326,7 +324,8 @@ def test_summary_repr_is_one_short_line():
 
 def test_html_report_escapes_what_the_student_wrote():
     summary = CheckSummary("hw.ipynb", "demo", [
-        QuestionRow("q1_tests", FAILED, "<script>alert(1)</script>", 6, 2.0)], ["<b>x</b>"])
+        QuestionRow("q1_tests", RowStatus.FAILED, "<script>alert(1)</script>", 6, 2.0)],
+        ["<b>x</b>"])
     page = render_html(summary)
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;x" in page
     assert "failed" in page and "0/1 visible tests pass" in page
@@ -340,7 +339,7 @@ def test_live_check_before_the_cells_ran_says_run_all_cells_first():
     outcomes = {Q1_TESTS: Outcome(error=("NameError", "name 'rng' is not defined")),
                 Q2_TESTS: Outcome(error=("NameError", "name 'np' is not defined"))}
     summary = summarise(nb, outcomes, notebook="x", live=True)
-    assert statuses(summary) == {"q1_tests": RUN_FIRST, "q2_tests": RUN_FIRST}
+    assert statuses(summary) == {"q1_tests": RowStatus.RUN_FIRST, "q2_tests": RowStatus.RUN_FIRST}
     assert summary.questions[0].message == "'rng' is not defined in this kernel yet (cell 3 " \
                                            "defines it)"
     assert summary.problems[0].startswith("this kernel has not run every cell ('rng' is not "
@@ -358,7 +357,7 @@ def test_name_defined_nowhere_is_a_failure_that_says_so():
     outcomes[Q2_TESTS] = Outcome(error=("NameError", "name 'relu' is not defined"))
     for live in (True, False):
         row = summarise(nb, outcomes, notebook="x", live=live).questions[1]
-        assert row.status == FAILED
+        assert row.status == RowStatus.FAILED
         assert row.message == ("NameError: name 'relu' is not defined: no cell of this notebook "
                                "defines 'relu' (renamed?)")
 
@@ -370,7 +369,7 @@ def test_definition_below_the_test_must_move_above():
     tests_index = Q2_TESTS - 1
     outcomes[tests_index] = Outcome(error=("NameError", "name 'relu' is not defined"))
     row = summarise(nb, outcomes, notebook="x").questions[1]
-    assert row.status == FAILED
+    assert row.status == RowStatus.FAILED
     assert row.message.endswith(f"cell {len(nb.cells)} defines it, after this test: move it above")
 
 
@@ -381,7 +380,7 @@ def test_fresh_run_points_at_the_failed_cell_that_defines_the_name():
     outcomes[Q1_TESTS] = Outcome(error=("NameError", "name 'rng' is not defined"))
     outcomes[Q2_TESTS] = Outcome(error=("NameError", "name 'np' is not defined"))
     q1, q2 = summarise(nb, outcomes, notebook="x").questions
-    assert q1.status == q2.status == FAILED
+    assert q1.status == q2.status == RowStatus.FAILED
     assert q1.message == ("NameError: name 'rng' is not defined (cell 3 above failed: "
                           "ModuleNotFoundError)")
     assert q2.message == ("NameError: name 'np' is not defined (cell 3, which defines 'np', "
@@ -393,7 +392,7 @@ def test_changed_test_cell_row_says_cell_changed_not_passed():
     nb.cells[Q1_TESTS].source = "assert True"
     summary = summarise(nb, all_ran(nb), notebook="x")  # the edited cell itself "passed"
     row = summary.questions[0]
-    assert row.status == CHANGED and "released" in row.message
+    assert row.status == RowStatus.CHANGED and "released" in row.message
     assert "cell changed" in render_summary(summary)
     assert not summary.passed and not summary.ok
 

@@ -11,7 +11,7 @@ import pytest
 
 from autograder.errors import ConfigError
 from autograder.moodle import moodle_name
-from autograder.results import REJECTED
+from autograder.results import SubmissionStatus
 from autograder.submissions import (
     discover,
     pick_notebook,
@@ -113,7 +113,8 @@ def test_a_folder_of_submissions(tmp_path):
     assert "empty" in found["pair06"].problem
     assert "not a valid notebook" in found["pair07"].problem
     rejected = found["pair07"].rejected("hw1_features")
-    assert rejected.status == REJECTED and rejected.reason and rejected.source == "pair07.ipynb"
+    assert rejected.status == SubmissionStatus.REJECTED
+    assert rejected.reason and rejected.source == "pair07.ipynb"
     # The same folder gives the same ids and hashes again.
     again = by_id(discover(root, notebook_name=EXPECTED))
     assert {k: v.content_hash for k, v in again.items()} == {

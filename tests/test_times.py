@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from autograder.errors import ConfigError
-from autograder.times import CLASSROOM, MANIFEST, parse_classroom_time, read_times
+from autograder.times import TimeSource, parse_classroom_time, read_times
 
 CLASSROOM_CSV = Path(__file__).resolve().parent / "data" / "intake" / "classroom" / "grades.csv"
 
 
 def test_github_classroom_grades_csv():
     times = read_times(CLASSROOM_CSV, timezone_name="Europe/Paris")
-    assert times.source == CLASSROOM
+    assert times.source == TimeSource.CLASSROOM
     assert times.lookup("hw1-features-lmartin", "x") == (
         True, datetime(2026, 10, 12, 19, 30, tzinfo=UTC))
     assert times.lookup("lmartin", "x")[0]  # a folder named after the GitHub user
@@ -36,7 +36,7 @@ def test_a_manifest_and_its_zone(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text("submission_id,submitted_at\npair01,2026-10-13T08:00:00\n", encoding="utf-8")
     times = read_times(path, timezone_name="Europe/Paris")
-    assert times.source == MANIFEST
+    assert times.source == TimeSource.MANIFEST
     assert times.lookup("pair01.ipynb", "pair01")[1].isoformat() == "2026-10-13T08:00:00+02:00"
 
 

@@ -17,14 +17,11 @@ from autograder.kills import kill_matrix, render_matrix
 from autograder.mutate import Mutation
 from autograder.results import CheckResult, QuestionResult, SubmissionResult
 from autograder.validate import (
-    EQUIVALENT,
-    GENERATED,
-    MISS,
-    OK,
-    SKIPPED,
     Recorded,
+    Trial,
     ValidationReport,
     ValidationRow,
+    Verdict,
     equivalents,
     gradable_points,
     render_survivors,
@@ -74,13 +71,13 @@ def test_gradable_points_leave_out_written_answers_and_gpu_checks_not_graded():
 
 def test_solution_with_every_gradable_point_is_ok_and_says_gpu_checks_were_skipped():
     row = verdict_solution(result(FULL_ON_CPU, gpu_check="not_graded"))
-    assert row.verdict == OK and row.points == 17 and row.expected == "17"
+    assert row.verdict == Verdict.OK and row.points == 17 and row.expected == "17"
     assert "GPU" in row.message
 
 
 def test_solution_losing_points_is_a_miss_that_names_the_question():
     row = verdict_solution(result({"q1": 8, "q2": 5, "q3": 3.5}, gpu_check="not_graded"))
-    assert row.verdict == MISS and "q3 3.5/4" in row.message
+    assert row.verdict == Verdict.MISS and "q3 3.5/4" in row.message
 
 
 def test_solution_losing_a_check_names_the_check_and_what_it_said():
@@ -88,7 +85,7 @@ def test_solution_losing_a_check_names_the_check_and_what_it_said():
     lost.questions[1].checks[0] = CheckResult("values", 3, 5, "failed",
                                               "AssertionError: rtol=1e-07 mismatch 2/7")
     row = verdict_solution(lost)
-    assert row.verdict == MISS
+    assert row.verdict == Verdict.MISS
     assert "values: AssertionError: rtol=1e-07 mismatch 2/7" in row.message
 
 
@@ -104,75 +101,75 @@ def test_a_miss_always_says_why():
             verdict_solution(result({}, status="error")),
             verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17)]
     for row in rows:
-        assert row.verdict == MISS and row.message.strip(), row
+        assert row.verdict == Verdict.MISS and row.message.strip(), row
     assert "q3 gives 5 of 4 points" in rows[0].message
 
 
 def test_solution_that_was_not_graded_is_a_miss_with_the_reason():
     row = verdict_solution(result({}, status="error", reason="grading failed: boom\ntrace"))
-    assert row.verdict == MISS and row.points is None and "boom" in row.message
+    assert row.verdict == Verdict.MISS and row.points is None and "boom" in row.message
 
 
 def test_stub_must_score_zero():
-    assert verdict_stub(result({})).verdict == OK
+    assert verdict_stub(result({})).verdict == Verdict.OK
     row = verdict_stub(result({"q3": 1}))
-    assert row.verdict == MISS and "q3" in row.message
+    assert row.verdict == Verdict.MISS and "q3" in row.message
 
 
 def test_mutant_must_lose_points():
     row = verdict_mutant(result({"q1": 8, "q2": 5, "q3": 3}), name="off_by_one", full=17,
                          mistake="stops one step early")
-    assert row.verdict == OK and row.expected == "< 17" and row.message == "stops one step early"
+    assert row.verdict == Verdict.OK and row.expected == "< 17" and row.message == "stops one step early"
     row = verdict_mutant(result(FULL_ON_CPU), name="harmless", full=17, mistake="renames a variable")
-    assert row.verdict == MISS and "do not catch" in row.message
+    assert row.verdict == Verdict.MISS and "do not catch" in row.message
 
 
 def test_mutant_that_only_a_gpu_shows_is_skipped_on_a_cpu_and_judged_on_a_gpu():
     cpu = verdict_mutant(result(FULL_ON_CPU, gpu_check="not_graded"), name="cpu_only", full=17,
                          mistake="never uses the GPU", needs_gpu=True, have_gpu=False)
-    assert cpu.verdict == SKIPPED and cpu.ok
+    assert cpu.verdict == Verdict.SKIPPED and cpu.ok
     gpu = verdict_mutant(result({"q1": 8, "q2": 5, "q3": 4}, gpu_check="failed"), name="cpu_only",
                          full=18, mistake="never uses the GPU", needs_gpu=True, have_gpu=True)
-    assert gpu.verdict == OK
+    assert gpu.verdict == Verdict.OK
 
 
 def test_mutant_that_breaks_the_grader_is_a_miss():
     row = verdict_mutant(result({}, status="error", reason="grading failed"), name="m", full=17)
-    assert row.verdict == MISS and "error" in row.message
+    assert row.verdict == Verdict.MISS and "error" in row.message
 
 
 def test_variant_must_score_exactly_the_solution():
-    assert verdict_variant(result(FULL_ON_CPU), name="loops", full=17, how="loops").verdict == OK
+    assert verdict_variant(result(FULL_ON_CPU), name="loops", full=17, how="loops").verdict == Verdict.OK
     row = verdict_variant(result({"q1": 8, "q2": 5, "q3": 3}), name="tanh", full=17,
                           how="sigmoid from tanh")
-    assert row.verdict == MISS and "a correct answer loses points (sigmoid from tanh)" in row.message
+    assert row.verdict == Verdict.MISS and "a correct answer loses points (sigmoid from tanh)" in row.message
     assert "q3 3/4" in row.message
 
 
 def test_generated_mutant_verdicts():
     full = 17
     caught = verdict_generated(result({"q1": 4, "q2": 5, "q3": 4}), mutation=MUTATION, full=full)
-    assert caught.verdict == OK
+    assert caught.verdict == Verdict.OK
     survivor = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=full, diff="-a\n+b")
-    assert survivor.verdict == MISS and "survives" in survivor.message and survivor.diff == "-a\n+b"
+    assert survivor.verdict == Verdict.MISS and "survives" in survivor.message and survivor.diff == "-a\n+b"
     same = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=full,
                              recorded=Recorded("ties never happen"))
-    assert same.verdict == EQUIVALENT and same.ok and same.message == "ties never happen"
+    assert same.verdict == Verdict.EQUIVALENT and same.ok and same.message == "ties never happen"
     wrong_record = verdict_generated(result({"q1": 4, "q2": 5, "q3": 4}), mutation=MUTATION,
                                      full=full, recorded=Recorded("ties never happen"))
-    assert wrong_record.verdict == MISS and "recorded as equivalent" in wrong_record.message
+    assert wrong_record.verdict == Verdict.MISS and "recorded as equivalent" in wrong_record.message
 
 
 def test_a_generated_mutant_only_a_gpu_shows_is_skipped_on_a_cpu_and_required_on_a_gpu():
     gpu_only = Recorded("the batches stay on the CPU", needs_gpu=True)
     cpu = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17, recorded=gpu_only)
-    assert cpu.verdict == SKIPPED and cpu.ok and "only a GPU grading" in cpu.message
+    assert cpu.verdict == Verdict.SKIPPED and cpu.ok and "only a GPU grading" in cpu.message
     gpu = verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17, recorded=gpu_only,
                             have_gpu=True)
-    assert gpu.verdict == MISS and "survives on a GPU" in gpu.message
+    assert gpu.verdict == Verdict.MISS and "survives on a GPU" in gpu.message
     caught = verdict_generated(result({"q1": 1}), mutation=MUTATION, full=17, recorded=gpu_only,
                                have_gpu=True)
-    assert caught.verdict == OK
+    assert caught.verdict == Verdict.OK
     assert caught.submission == f"generated {MUTATION.key}"
 
 
@@ -180,22 +177,22 @@ def test_a_mutant_stopped_by_the_time_limit_with_fewer_points_is_caught():
     slow = result({"q1": 8, "q2": 0, "q3": 0}, status="timeout")
     slow.questions = result({"q1": 8}).questions
     slow.points = 8
-    assert verdict_mutant(slow, name="slow", full=17).verdict == OK
+    assert verdict_mutant(slow, name="slow", full=17).verdict == Verdict.OK
 
 
 def test_rerun_must_give_the_same_score():
-    assert verdict_rerun(result(FULL_ON_CPU), first=17).verdict == OK
-    assert verdict_rerun(result({"q1": 8, "q2": 5, "q3": 3}), first=17).verdict == MISS
-    assert verdict_rerun(result(FULL_ON_CPU), first=None).verdict == MISS
+    assert verdict_rerun(result(FULL_ON_CPU), first=17).verdict == Verdict.OK
+    assert verdict_rerun(result({"q1": 8, "q2": 5, "q3": 3}), first=17).verdict == Verdict.MISS
+    assert verdict_rerun(result(FULL_ON_CPU), first=None).verdict == Verdict.MISS
 
 
 def test_report_is_ok_only_without_misses_and_the_table_shows_every_row():
     report = ValidationReport("hw1_features", [
-        ValidationRow("solution", "solution", 18, "18", OK),
-        ValidationRow("mutant cpu_only", "mutant", 18, "< 18", SKIPPED, "needs a GPU"),
+        ValidationRow("solution", "solution", 18, "18", Verdict.OK),
+        ValidationRow("mutant cpu_only", "mutant", 18, "< 18", Verdict.SKIPPED, "needs a GPU"),
     ])
     assert report.ok
-    report.rows.append(ValidationRow("mutant harmless", "mutant", 18, "< 18", MISS, "not caught"))
+    report.rows.append(ValidationRow("mutant harmless", "mutant", 18, "< 18", Verdict.MISS, "not caught"))
     assert not report.ok and [r.submission for r in report.misses] == ["mutant harmless"]
     table = render_table([report])
     assert table.splitlines()[0].split() == ["assignment", "submission", "score", "expected",
@@ -279,7 +276,7 @@ def test_validate_grades_solution_stub_mutants_variants_then_solution_again(tmp_
                                      "mutant-missed", "variant-loops", "variant-strict",
                                      "solution"]
     assert all(c[2] is False for c in calls)
-    assert [r.verdict for r in report.rows] == [OK, OK, OK, SKIPPED, MISS, OK, MISS, OK]
+    assert [r.verdict for r in report.rows] == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.SKIPPED, Verdict.MISS, Verdict.OK, Verdict.MISS, Verdict.OK]
     assert sorted(map(id, seen)) == sorted(map(id, report.rows)) and report.full == 17
     assert not report.ok and report.workers == 1
     assert "q3 2/4" in report.rows[6].message
@@ -293,8 +290,8 @@ def test_validate_without_mutants_says_how_to_add_some(tmp_path):
         course=course, assignment="hw1_features", mutants_dir=tmp_path / "none",
         variants_dir=tmp_path / "none",
         grader=lambda path, **k: result({} if k["submission_id"] == "stub" else FULL_ON_CPU))
-    row = next(r for r in report.rows if r.kind == "mutants")
-    assert row.verdict == MISS and not report.ok
+    row = next(r for r in report.rows if r.submission == "mutants")
+    assert row.verdict == Verdict.MISS and not report.ok
     assert "make_mutants.py" in row.message and 'MUTANTS["hw1_features"]' in row.message
     assert "--mutate" in row.message
 
@@ -316,7 +313,7 @@ def test_cli_validate_prints_the_table_and_fails_on_a_miss(monkeypatch, capsys):
 
     def fake(*, course, assignment, require_sandbox, on_row, mutate, workers):
         passed.append((mutate, workers))
-        verdict = MISS if assignment == "hw2_mlp" else OK
+        verdict = Verdict.MISS if assignment == "hw2_mlp" else Verdict.OK
         row = ValidationRow("solution", "solution", 18, "18", verdict)
         on_row(row)
         return ValidationReport(assignment, [row])
@@ -337,7 +334,7 @@ def test_cli_validate_prints_survivors_with_their_diff_and_the_matrix(monkeypatc
     import autograder.validate as validate
 
     def fake(*, course, assignment, on_row, **kwargs):
-        rows = [ValidationRow("solution", "solution", 17, "17", OK),
+        rows = [ValidationRow("solution", "solution", 17, "17", Verdict.OK),
                 verdict_generated(result(FULL_ON_CPU), mutation=MUTATION, full=17,
                                   diff="-        if val_loss < best_loss:\n"
                                        "+        if val_loss <= best_loss:"),
@@ -374,7 +371,7 @@ def test_homework_validates_with_the_real_grader(assignment):
                                  workers=2)
     assert report.ok, "\n" + render_table([report])
     assert report.count("mutant") >= 20 and report.count("variant") >= 6
-    assert report.count("variant", OK) == report.count("variant")
+    assert report.count("variant", Verdict.OK) == report.count("variant")
 
 
 @pytest.mark.kernel
@@ -387,8 +384,8 @@ def test_mutate_grades_generated_mutants_for_real(tmp_path):
     report = validate_assignment(course=course, assignment="small", require_sandbox=False,
                                  mutate=True, workers=2)
     assert report.ok, "\n" + render_table([report])
-    assert (report.count(GENERATED), report.count(GENERATED, OK),
-            report.count(GENERATED, EQUIVALENT)) == (8, 6, 2)
+    assert (report.count(Trial.GENERATED), report.count(Trial.GENERATED, Verdict.OK),
+            report.count(Trial.GENERATED, Verdict.EQUIVALENT)) == (8, 6, 2)
     assert report.matrix is not None and len(report.matrix.rows) == 8
     assert report.matrix.idle == ["test_rescale: values for another factor"]
 

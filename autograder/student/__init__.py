@@ -25,23 +25,14 @@ from ..notebook import read_notebook
 from .manifest import Manifest, find_test_cells, manifest_of, team_problems
 from .report import LineProgress, NotebookProgress, render_html, render_summary
 from .run import execute_notebook, run_in_namespace
-from .summary import (
-    CHANGED,
-    MISSING,
-    NOT_RUN,
-    RUN_FIRST,
-    CheckSummary,
-    Outcome,
-    QuestionRow,
-    summarise,
-)
+from .summary import CheckSummary, Outcome, QuestionRow, RowStatus, summarise
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = [
-    "CHANGED", "MISSING", "NOT_RUN", "RUN_FIRST", "CheckSummary", "Outcome", "QuestionRow",
-    "check", "check_here", "check_notebook", "find_test_cells", "manifest_of",
+    "CheckSummary", "Outcome", "QuestionRow", "RowStatus", "check", "check_here", "check_notebook",
+    "find_test_cells", "manifest_of",
     "notebook_path_from", "render_html", "render_summary", "run_in_namespace", "summarise",
     "team_problems",
 ]

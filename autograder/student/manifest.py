@@ -129,7 +129,7 @@ class TestCell:
 
 def find_test_cells(nb: NotebookNode, manifest: Manifest) -> tuple[list[TestCell], list[Expected]]:
     """(the test cells found, in notebook order; the expected ones not found)."""
-    found, missing, taken = [], [], set()
+    found, missing, taken = [], [], set[int]()
     for expected in manifest.tests:
         index, _ = _locate(nb, expected, taken)
         if index < 0:
@@ -157,7 +157,7 @@ class CellFindings:
 
 
 def instructor_cell_problems(nb: NotebookNode, manifest: Manifest) -> CellFindings:
-    findings, taken = CellFindings([], [], set()), set()
+    findings, taken = CellFindings([], [], set()), set[int]()
     for expected in manifest.cells:
         index, by_id = _locate(nb, expected, taken)
         what = ("test cell" if expected.role == Role.TESTS.value

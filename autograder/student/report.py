@@ -9,26 +9,27 @@ import os
 import sys
 from typing import IO, Any
 
-from ..results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, PASSED
 from .manifest import TestCell
-from .summary import CHANGED, LABELS, MISSING, NOT_RUN, RUN_ALL, RUN_FIRST, CheckSummary, Outcome
+from .summary import LABELS, RUN_ALL, CheckSummary, Outcome, RowStatus
 
-COLOURS = {PASSED: "green", FAILED: "red", NOT_ATTEMPTED: "yellow", MISSING: "magenta",
-           CELL_TIMEOUT: "red", NOT_RUN: "grey50", RUN_FIRST: "yellow", CHANGED: "magenta"}
-HTML_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_ATTEMPTED: "#9a6700",
-                MISSING: "#8250df", CELL_TIMEOUT: "#cf222e", NOT_RUN: "#6e7781",
-                RUN_FIRST: "#9a6700", CHANGED: "#8250df"}
+COLOURS = {RowStatus.PASSED: "green", RowStatus.FAILED: "red", RowStatus.NOT_ATTEMPTED: "yellow",
+           RowStatus.MISSING: "magenta", RowStatus.TIMEOUT: "red", RowStatus.NOT_RUN: "grey50",
+           RowStatus.RUN_FIRST: "yellow", RowStatus.CHANGED: "magenta"}
+HTML_COLOURS = {RowStatus.PASSED: "#1a7f37", RowStatus.FAILED: "#cf222e",
+                RowStatus.NOT_ATTEMPTED: "#9a6700", RowStatus.MISSING: "#8250df",
+                RowStatus.TIMEOUT: "#cf222e", RowStatus.NOT_RUN: "#6e7781",
+                RowStatus.RUN_FIRST: "#9a6700", RowStatus.CHANGED: "#8250df"}
 HEADER = ("question", "points", "status", "cell", "message")
 FEEDBACK_ONLY = "Visible tests are feedback only: the grade comes from hidden tests too."
 
 
 def headline(summary: CheckSummary) -> str:
-    if summary.count(RUN_FIRST):
+    if summary.count(RowStatus.RUN_FIRST):
         return f"Not checked yet: {RUN_ALL}."
     total = len(summary.questions)
-    text = f"{summary.count(PASSED)}/{total} visible tests pass"
-    if summary.count(NOT_ATTEMPTED):
-        text += f", {summary.count(NOT_ATTEMPTED)} not attempted"
+    text = f"{summary.count(RowStatus.PASSED)}/{total} visible tests pass"
+    if summary.count(RowStatus.NOT_ATTEMPTED):
+        text += f", {summary.count(RowStatus.NOT_ATTEMPTED)} not attempted"
     passed_points, all_points = summary.points
     if all_points:
         text += f" (questions worth {passed_points:g} of {all_points:g} points)"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..notebook import bound_names
-from ..results import CELL_TIMEOUT, FAILED, NOT_ATTEMPTED, PASSED
+from ..strenum import StrEnum
 from .manifest import (
     Manifest,
     TestCell,
@@ -28,20 +28,31 @@ from .manifest import (
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-MISSING, NOT_RUN = "missing", "not_run"
-RUN_FIRST = "run_first"  # live check, a name the tests need is not in the kernel yet
-CHANGED = "changed"  # the test cell was edited: its result says nothing about the grader's
-STUB = "raise NotImplementedError"
-LABELS = {
-    PASSED: "passed",
-    FAILED: "failed",
-    NOT_ATTEMPTED: "not attempted",
-    MISSING: "missing",
-    CELL_TIMEOUT: "timed out",
-    NOT_RUN: "not run",
-    RUN_FIRST: "run cells first",
-    CHANGED: "cell changed",
+
+class RowStatus(StrEnum):
+    """What a student's own check says of one question: its visible tests only, never a grade."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+    MISSING = "missing"  # the test cell was deleted
+    TIMEOUT = "timeout"
+    NOT_RUN = "not_run"  # the kernel stopped before it
+    RUN_FIRST = "run_first"  # live check, a name the tests need is not in the kernel yet
+    CHANGED = "changed"  # the test cell was edited: its result says nothing about the grader's
+
+
+LABELS = {  # each status in the report's words
+    RowStatus.PASSED: "passed",
+    RowStatus.FAILED: "failed",
+    RowStatus.NOT_ATTEMPTED: "not attempted",
+    RowStatus.MISSING: "missing",
+    RowStatus.TIMEOUT: "timed out",
+    RowStatus.NOT_RUN: "not run",
+    RowStatus.RUN_FIRST: "run cells first",
+    RowStatus.CHANGED: "cell changed",
 }
+STUB = "raise NotImplementedError"
 RUN_ALL = ("run all cells first (Jupyter: Run > Run All Cells; Colab: Runtime > Run all), "
            "then check() again")
 _NAME_ERROR = re.compile(r"name '([^']+)' is not defined")
@@ -59,7 +70,7 @@ class Outcome:
 @dataclass(frozen=True)
 class QuestionRow:
     grade_id: str
-    status: str  # passed | failed | not_attempted | missing | timeout | not_run | run_first | changed
+    status: RowStatus
     message: str = ""
     cell: int | None = None  # 1-based position in the student's notebook
     points: float = 0.0  # what the question is worth (the grade comes from the hidden tests too)
@@ -77,25 +88,25 @@ class CheckSummary:
     @property
     def passed(self) -> bool:
         """Every visible test passes."""
-        return bool(self.questions) and all(q.status == PASSED for q in self.questions)
+        return bool(self.questions) and all(q.status == RowStatus.PASSED for q in self.questions)
 
     @property
     def ok(self) -> bool:
         """Ready to submit, as far as a student's own machine can tell."""
         return self.passed and not self.problems
 
-    def count(self, status: str) -> int:
+    def count(self, status: RowStatus) -> int:
         return sum(q.status == status for q in self.questions)
 
     @property
     def points(self) -> tuple[float, float]:
         """(points of the questions whose visible tests pass, points of all questions)."""
-        return (sum(q.points for q in self.questions if q.status == PASSED),
+        return (sum(q.points for q in self.questions if q.status == RowStatus.PASSED),
                 sum(q.points for q in self.questions))
 
     def __repr__(self) -> str:  # one line: the report itself is what check() shows
-        return (f"<CheckSummary {self.notebook}: {self.count(PASSED)}/{len(self.questions)} "
-                f"visible tests pass, {len(self.problems)} problem(s)>")
+        return (f"<CheckSummary {self.notebook}: {self.count(RowStatus.PASSED)}/"
+                f"{len(self.questions)} visible tests pass, {len(self.problems)} problem(s)>")
 
 
 def _message(ename: str, evalue: str) -> str:
@@ -125,33 +136,35 @@ def definitions(nb: NotebookNode) -> dict[str, int]:
 def question_row(nb: NotebookNode, test: TestCell, outcomes: Mapping[int, Outcome], *,
                  live: bool = False, defined: Mapping[str, int] | None = None) -> QuestionRow:
     outcome = outcomes.get(test.index, Outcome(ran=False))
-    row = dict(grade_id=test.grade_id, cell=test.index + 1, points=test.points)
+
+    def row(status: RowStatus, message: str = "") -> QuestionRow:
+        return QuestionRow(test.grade_id, status, message, test.index + 1, test.points)
+
     if outcome.timed_out:
-        return QuestionRow(status=CELL_TIMEOUT, message="the cell ran out of time", **row)
+        return row(RowStatus.TIMEOUT, "the cell ran out of time")
     if not outcome.ran:
-        return QuestionRow(status=NOT_RUN, message="not run: the kernel stopped earlier", **row)
+        return row(RowStatus.NOT_RUN, "not run: the kernel stopped earlier")
     if outcome.error is None:
-        return QuestionRow(status=PASSED, **row)
+        return row(RowStatus.PASSED)
     ename, evalue = outcome.error
     stubs = [i for i in test.block if STUB in nb.cells[i].get("source", "")
              and nb.cells[i].get("cell_type") == "code"]
     if ename == "NotImplementedError" or stubs:
         where = f"cell {stubs[0] + 1}" if stubs else "the answer"
-        return QuestionRow(status=NOT_ATTEMPTED,
-                           message=f"{where} still raises NotImplementedError", **row)
+        return row(RowStatus.NOT_ATTEMPTED, f"{where} still raises NotImplementedError")
     message = _message(ename, evalue)
     name = undefined_name(outcome.error)
     defined = definitions(nb) if defined is None else defined
     home = defined.get(name) if name else None
     if name and home is None:
-        return QuestionRow(status=FAILED, message=f"{message}: no cell of this notebook "
-                           f"defines {name!r} (renamed?)", **row)
+        return row(RowStatus.FAILED, f"{message}: no cell of this notebook defines {name!r} "
+                                     "(renamed?)")
     if name and home is not None and home > test.index:
-        return QuestionRow(status=FAILED, message=f"{message}: cell {home + 1} defines it, "
-                           f"after this test: move it above", **row)
+        return row(RowStatus.FAILED, f"{message}: cell {home + 1} defines it, after this test: "
+                                     "move it above")
     if name and home is not None and live:
-        return QuestionRow(status=RUN_FIRST, message=f"{name!r} is not defined in this kernel "
-                           f"yet (cell {home + 1} defines it)", **row)
+        return row(RowStatus.RUN_FIRST, f"{name!r} is not defined in this kernel yet "
+                                        f"(cell {home + 1} defines it)")
     broken = [i for i in test.block if outcomes.get(i, Outcome()).error is not None]
     if home is not None and home not in test.block and outcomes.get(home, Outcome()).error:
         broken.insert(0, home)  # the cell that should have defined the name failed
@@ -160,7 +173,7 @@ def question_row(nb: NotebookNode, test: TestCell, outcomes: Mapping[int, Outcom
         why = "ran out of time" if first.timed_out else f"failed: {first.error[0]}"  # type: ignore[index]
         where = " above" if broken[0] in test.block else f", which defines {name!r},"
         message += f" (cell {broken[0] + 1}{where} {why})"
-    return QuestionRow(status=FAILED, message=message, **row)
+    return row(RowStatus.FAILED, message)
 
 
 def summarise(nb: NotebookNode, outcomes: Mapping[int, Outcome], *, notebook: str,
@@ -171,11 +184,11 @@ def summarise(nb: NotebookNode, outcomes: Mapping[int, Outcome], *, notebook: st
     defined = definitions(nb)
     rows = [question_row(nb, test, outcomes, live=live, defined=defined) for test in tests]
     order = {e.grade_id: n for n, e in enumerate(manifest.tests)}
-    rows += [QuestionRow(e.grade_id, MISSING, "test cell deleted or changed: copy it back from "
-                         "the released notebook", None, e.points) for e in missing]
+    rows += [QuestionRow(e.grade_id, RowStatus.MISSING, "test cell deleted or changed: copy it "
+                         "back from the released notebook", None, e.points) for e in missing]
     rows.sort(key=lambda r: order.get(r.grade_id, len(order)))
     team, problems, notes = team_problems(nb, manifest.team_size)
-    waiting = [r for r in rows if r.status == RUN_FIRST]
+    waiting = [r for r in rows if r.status == RowStatus.RUN_FIRST]
     if waiting:
         problems.insert(0, f"this kernel has not run every cell ({waiting[0].message}): {RUN_ALL}")
     if manifest.guessed:
@@ -186,8 +199,8 @@ def summarise(nb: NotebookNode, outcomes: Mapping[int, Outcome], *, notebook: st
         findings = instructor_cell_problems(nb, manifest)
         problems += findings.problems
         notes += findings.notes
-        rows = [QuestionRow(r.grade_id, CHANGED, "this test was edited: the grader runs the "
-                            "released one; copy it back from the released notebook", r.cell,
+        rows = [QuestionRow(r.grade_id, RowStatus.CHANGED, "this test was edited: the grader runs "
+                            "the released one; copy it back from the released notebook", r.cell,
                             r.points) if r.grade_id in findings.changed_tests else r
                 for r in rows]
     if not manifest.tests:

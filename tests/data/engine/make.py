@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[2]))
-from autograder.notebook import nbgrader_metadata, write_notebook  # noqa: E402
+from autograder.notebook import nbgrader_metadata, split_hidden, write_notebook  # noqa: E402
 
 
 
@@ -128,15 +128,7 @@ LEAKS = {
 
 
 def strip_hidden(code: str) -> str:
-    out, inside = [], False
-    for line in code.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            inside = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
+    return split_hidden(code)[0]
 
 
 def submission(answers: dict[str, str] | None = None, extra: list[str] = (), team=("21900101", "21900102"),

@@ -182,6 +182,16 @@ def zip_bomb(path: Path, *, gib: int = 1, lie: bool = False) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- made by the test: a traversal
+
+def traversal(path: Path, absolute: Path) -> Path:
+    """Léa Martin's valid submission and Zoé Petit's entries that climb out of the extraction
+    (`..`) or name an absolute path, `absolute`: made by the test for a path of its own, since
+    a fixed one (/tmp/x) is shared by every run on the machine."""
+    return write_zip(path, [(f"{GOOD}/{NOTEBOOK}", GOOD_NB), (f"{BAD}/{NOTEBOOK}", BAD_NB),
+                            (f"{BAD}/../../traversal.ipynb", BAD_NB), (str(absolute), BAD_NB)])
+
+
 # ---------------------------------------------------------------- committed: hostile zips
 
 def hostile(folder: Path) -> dict[str, Path]:
@@ -195,9 +205,6 @@ def hostile(folder: Path) -> dict[str, Path]:
 
     put("git_config_attack", [(f"{BAD}/{name}", *rest) for name, *rest in git_files(BAD_NB)])
     put("file_and_folder", [(f"{BAD}/{NOTEBOOK}", BAD_NB), (f"{BAD}/{NOTEBOOK}/x.txt", b"x")])
-    put("traversal", [(f"{BAD}/{NOTEBOOK}", BAD_NB),
-                      (f"{BAD}/../../autograder-intake-traversal.ipynb", BAD_NB),
-                      ("/tmp/autograder-intake-absolute.ipynb", BAD_NB)])
     put("symlink_entry", [(f"{BAD}/{NOTEBOOK}", b"/etc/shadow", 0o120777)])
     put("fifo_entry", [(f"{BAD}/{NOTEBOOK}", b"", 0o010644)])
     put("duplicate_entry", [(f"{BAD}/{NOTEBOOK}", BAD_NB), (f"{BAD}/{NOTEBOOK}", GOOD_NB)])

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from autograder.config import load_course  # noqa: E402
 from autograder.errors import AutograderError  # noqa: E402
 from autograder.notebook import cells_of  # noqa: E402
-from autograder.release import apply_steps, notebook_bytes, read_source, solution_steps  # noqa: E402
+from autograder.notebook import notebook_bytes  # noqa: E402
+from autograder.release import apply_steps, read_source, solution_steps  # noqa: E402
 
 
 @dataclass(frozen=True)

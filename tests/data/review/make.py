@@ -31,12 +31,10 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[2]))
 from autograder.notebook import nbgrader_metadata, write_notebook  # noqa: E402
 from autograder.results import (  # noqa: E402
-    GRADED,
-    MANUAL,
-    NOT_ATTEMPTED,
-    PASSED,
     QuestionResult,
+    QuestionStatus,
     SubmissionResult,
+    SubmissionStatus,
     write_result,
 )
 
@@ -223,16 +221,19 @@ def submission(pair: str, src: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def result(pair: str) -> SubmissionResult:
     stubbed = pair == "pair-c"
     manual = [
-        QuestionResult("why_bias", 0.0, 2.0, NOT_ATTEMPTED if stubbed else MANUAL,
+        QuestionResult("why_bias", 0.0, 2.0,
+                       QuestionStatus.NOT_ATTEMPTED if stubbed else QuestionStatus.MANUAL,
                        "graded by hand", manual=True),
-        QuestionResult("loop", 0.0, 1.0, NOT_ATTEMPTED if stubbed or pair == "pair-e" else MANUAL,
+        QuestionResult("loop", 0.0, 1.0,
+                       QuestionStatus.NOT_ATTEMPTED if stubbed or pair == "pair-e"
+                       else QuestionStatus.MANUAL,
                        "graded by hand", manual=True),
-        QuestionResult("plot_task", 0.0, 2.0, MANUAL, "graded by hand", manual=True),
+        QuestionResult("plot_task", 0.0, 2.0, QuestionStatus.MANUAL, "graded by hand", manual=True),
     ]
     auto = QuestionResult("test_square", 0.0 if stubbed else 1.0, 1.0,
-                          NOT_ATTEMPTED if stubbed else PASSED)
+                          QuestionStatus.NOT_ATTEMPTED if stubbed else QuestionStatus.PASSED)
     return SubmissionResult(
-        assignment=HW, submission_id=pair, status=GRADED, team=TEAMS[pair],
+        assignment=HW, submission_id=pair, status=SubmissionStatus.GRADED, team=TEAMS[pair],
         content_hash=f"hash-{pair}", submitted_at="2026-10-10T12:00:00+02:00",
         questions=[auto, *manual], points=auto.points, max_points=6.0, sandbox="bwrap",
         grader_version="test", graded_at="2026-10-13T09:00:00+00:00",
