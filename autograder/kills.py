@@ -39,7 +39,7 @@ def _scored(result: SubmissionResult) -> bool:
 def check_columns(solution: SubmissionResult) -> list[tuple[str, str | None]]:
     """(question, check name) for every check the solution passes, then (question, None) for
     what the question's checks do not cover."""
-    columns = []
+    columns: list[tuple[str, str | None]] = []
     for q in solution.questions:
         if q.manual:
             continue

@@ -45,7 +45,9 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .notebook import BEGIN_SOLUTION, END_SOLUTION
 
@@ -134,13 +136,14 @@ class _Positions:
         return self.starts[line - 1] + len(text.encode("utf-8")[:col_bytes].decode("utf-8",
                                                                                     "replace"))
 
-    def start(self, node: ast.AST) -> int:
+    # Expressions and statements: the nodes that carry positions.
+    def start(self, node: Any) -> int:
         return self.offset(node.lineno, node.col_offset)
 
-    def end(self, node: ast.AST) -> int:
+    def end(self, node: Any) -> int:
         return self.offset(node.end_lineno, node.end_col_offset)
 
-    def text(self, node: ast.AST) -> str:
+    def text(self, node: Any) -> str:
         return self.source[self.start(node):self.end(node)]
 
 
@@ -177,9 +180,9 @@ class _Finder(ast.NodeVisitor):
             self.visit(statement)
         self.bound.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
-    def note_targets(self, targets: list[ast.AST]) -> None:
+    def note_targets(self, targets: Sequence[ast.AST]) -> None:
         for target in targets:
             for sub in ast.walk(target):
                 if isinstance(sub, ast.Name):
@@ -247,7 +250,7 @@ class _Finder(ast.NodeVisitor):
         if isinstance(value, ast.Tuple) and len(value.elts) >= 2:
             self.swap_neighbours(value, value.elts)
 
-    def swap_neighbours(self, owner: ast.AST, items: list[ast.AST]) -> None:
+    def swap_neighbours(self, owner: ast.AST, items: Sequence[ast.AST]) -> None:
         for a, b in zip(items, items[1:], strict=False):
             if isinstance(a, ast.Starred) or isinstance(b, ast.Starred):
                 continue
@@ -301,8 +304,8 @@ class _Finder(ast.NodeVisitor):
             for new in news:
                 self.add(node, start, end, str(new), "constant")
         elif isinstance(value, float):
-            new = value * 10 if 0 < abs(value) < 0.1 else value + 1.0
-            self.add(node, start, end, repr(new), "constant")
+            changed = value * 10 if 0 < abs(value) < 0.1 else value + 1.0
+            self.add(node, start, end, repr(changed), "constant")
 
     def visit_Slice(self, node: ast.Slice) -> None:
         for bound in (node.lower, node.upper):
@@ -410,7 +413,8 @@ def mutations(source: str, cell: str) -> list[Mutation]:
     finder = _Finder(pos)
     finder.visit(tree)
     docstrings = _docstrings(tree)
-    out, seen, counts = [], {source}, {}
+    out: list[Mutation] = []
+    seen, counts = {source}, dict[tuple[str, str, str], int]()
     for node, start, end, new, operator in sorted(finder.found, key=lambda f: (f[1], f[2])):
         if id(node) in docstrings:
             continue

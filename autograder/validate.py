@@ -377,16 +377,26 @@ def _deciders(mutants: list[MutantFile], variants: list[MutantFile],
               generated: list[tuple[Mutation, Path, str]],
               recorded: dict[str, Recorded]) -> dict[str, Decider]:
     """Submission id → how its row is decided once the solution's score is known."""
-    out: dict[str, Decider] = {"stub": lambda r, full, gpu: verdict_stub(r)}
-    for m in mutants:
-        out[f"mutant-{m.name}"] = lambda r, full, gpu, m=m: verdict_mutant(
-            r, name=m.name, full=full, mistake=m.mistake, needs_gpu=m.needs_gpu, have_gpu=gpu)
-    for v in variants:
-        out[f"variant-{v.name}"] = lambda r, full, gpu, v=v: verdict_variant(
-            r, name=v.name, full=full, how=v.mistake)
-    for n, (mutation, _, diff) in enumerate(generated):
-        out[f"generated-{n:04d}"] = lambda r, full, gpu, m=mutation, d=diff: verdict_generated(
-            r, mutation=m, full=full, recorded=recorded.get(m.key), have_gpu=gpu, diff=d)
+    def stub(r: SubmissionResult, full: float, gpu: bool) -> ValidationRow:
+        return verdict_stub(r)
+
+    def mutant(m: MutantFile) -> Decider:
+        return lambda r, full, gpu: verdict_mutant(r, name=m.name, full=full, mistake=m.mistake,
+                                                   needs_gpu=m.needs_gpu, have_gpu=gpu)
+
+    def variant(v: MutantFile) -> Decider:
+        return lambda r, full, gpu: verdict_variant(r, name=v.name, full=full, how=v.mistake)
+
+    def made(mutation: Mutation, diff: str) -> Decider:
+        return lambda r, full, gpu: verdict_generated(
+            r, mutation=mutation, full=full, recorded=recorded.get(mutation.key), have_gpu=gpu,
+            diff=diff)
+
+    out: dict[str, Decider] = {"stub": stub}
+    out.update({f"mutant-{m.name}": mutant(m) for m in mutants})
+    out.update({f"variant-{v.name}": variant(v) for v in variants})
+    out.update({f"generated-{n:04d}": made(mutation, diff)
+                for n, (mutation, _, diff) in enumerate(generated)})
     return out
 
 
@@ -403,7 +413,8 @@ def _grade_job(grader: Grader, job: _Job, course: Course, assignment: str,
         return grader(job.path, course=course, assignment=assignment, submission_id=job.key,
                       require_sandbox=require_sandbox)
     except Exception as exc:  # noqa: BLE001 - one failure never hides the others
-        return SubmissionResult(assignment=assignment, submission_id=job.key, status="error",
+        return SubmissionResult(assignment=assignment, submission_id=job.key,
+                                status=SubmissionStatus.ERROR,
                                 reason=f"the grader failed: {type(exc).__name__}: {exc}"[:500])
 
 
@@ -465,7 +476,9 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
     started = time.monotonic()
     in_process = grader is not None
     if grader is None:
-        from .engine import grade_submission as grader
+        from .engine import grade_submission
+
+        grader = grade_submission
     root = course.root / "tests" / "data"
     mutants_dir = mutants_dir or root / "mutants" / assignment
     variants_dir = variants_dir or root / "variants" / assignment
