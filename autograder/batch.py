@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
 import shutil
-import signal
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, datafiles
 from .autotest import stored_path
 from .config import Course, Limits
 from .errors import AuthoringError, ConfigError, SandboxUnavailable
@@ -126,16 +122,23 @@ def plan_workers(*, limits: Limits, cores: int, memory_mb: float, gpu_slots: int
 
 
 def grader_version(assignment_notebook: Path) -> str:
-    """The key of a result with the submission's content hash: this package's version and the
-    instructor's notebook (new hidden tests regrade everyone; a second run alone regrades no one)."""
+    """The key of a result with the submission's content hash: this package's version, the
+    instructor's notebook and the files beside it (new hidden tests or new hidden data regrade
+    everyone; a second run alone regrades no one)."""
+    notebook = Path(assignment_notebook)
     digest = hashlib.sha256()
     try:
-        digest.update(Path(assignment_notebook).read_bytes())
+        digest.update(notebook.read_bytes())
     except OSError:
         return __version__
     # The expanded AUTOTEST lines are part of the hidden tests: new templates regrade everyone.
     with contextlib.suppress(OSError):
-        digest.update(stored_path(Path(assignment_notebook)).read_bytes())
+        digest.update(stored_path(notebook).read_bytes())
+    # Every file the kernel or the judge opens (data.txt, _hidden.npz): path, size and bytes.
+    with contextlib.suppress(OSError, AuthoringError):
+        for relative, data in datafiles.read_files(notebook.parent, released=False):
+            digest.update(f"\0{relative}\0{len(data)}\0".encode())
+            digest.update(data)
     return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
@@ -227,17 +230,7 @@ def shorten(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# ---------------------------------------------------------------- the workers
-
-def _worker_start() -> None:
-    # Die with the grader: a kill -9 of the grader leaves no worker (or kernel) behind.
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
+# ---------------------------------------------------------------- grading one submission
 
 def _grade(grade_one: GradeOne, submission: Submission, course: Course, assignment: str,
            require_sandbox: bool) -> SubmissionResult:
@@ -274,19 +267,6 @@ def _complete(result: SubmissionResult, submission: Submission, version: str, co
     return result
 
 
-def _stop(executor: ProcessPoolExecutor) -> None:
-    """Stop the workers now (Ctrl-C): their kernels die with them; results are written only by
-    this process, atomically, so nothing half-written is left."""
-    executor.shutdown(wait=False, cancel_futures=True)
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
-
-
 # ---------------------------------------------------------------- the entry point
 
 def result_path(out: Path, assignment: str, submission_id: str) -> Path:
@@ -315,14 +295,16 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
     is known, so a killed run loses only the submissions in flight; run it again to finish. Team
     checks run over all the results in that folder once the batch is done. What would only fail
     later (no roster, a bad file of times, an empty folder) fails here, before any grading.
+
+    Each submission is graded by the engine in its own fork of a process that prepared the
+    assignment once (workers.py): no state of one submission's tests reaches another's.
+    `grade_one` replaces the engine (tests): it runs in this process with one worker.
     """
     spec = course.assignment(assignment)
     if workers is not None and workers < 0:
         raise ConfigError(f"--workers {workers}: the number of kernels cannot be negative",
                           hint="give a number of kernels, or 0 to size it from the machine")
     roster = _roster(course)
-    if grade_one is None:
-        from .engine import grade_submission as grade_one
     folder = Path(out) / assignment
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".tmp-*.json"):  # left by a run killed while writing
@@ -341,7 +323,7 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
 
 def _grade_found(found: list[Submission], *, course: Course, assignment: str, folder: Path,
                  workers: int | None, shard: tuple[int, int] | None, force: bool,
-                 grade_one: GradeOne, progress: Progress | None, require_sandbox: bool,
+                 grade_one: GradeOne | None, progress: Progress | None, require_sandbox: bool,
                  gpu_slots: int, roster: Roster) -> BatchReport:
     spec = course.assignment(assignment)
     mine = [s for s in found if in_shard(s.submission_id, shard)]
@@ -394,12 +376,12 @@ def _grade_found(found: list[Submission], *, course: Course, assignment: str, fo
         finished(sub, sub.rejected(assignment))
     clock["start"] = time.monotonic()
     try:
-        if n_workers == 1 or len(gradable) <= 1:
-            for sub in gradable:
+        if grade_one is not None and (n_workers == 1 or len(gradable) <= 1):
+            for sub in gradable:  # a grader given by the caller (tests): in this process
                 finished(sub, _grade(grade_one, sub, course, assignment, require_sandbox))
-        else:
-            _run_pool(gradable, n_workers, grade_one, course, assignment, require_sandbox,
-                      finished)
+        elif gradable:
+            _run_workers(gradable, n_workers, grade_one, course, assignment, require_sandbox,
+                         finished)
     except KeyboardInterrupt:
         report.interrupted = True
 
@@ -477,49 +459,38 @@ def _move_stale(folder: Path, existing: dict[str, SubmissionResult], found: set[
     return moved
 
 
-def _run_pool(subs: list[Submission], n_workers: int, grade_one: GradeOne, course: Course,
-              assignment: str, require_sandbox: bool,
-              finished: Callable[[Submission, SubmissionResult], None]) -> None:
-    # spawn: a fresh interpreter per worker; forking a process that holds threads and kernel
-    # sockets is unsafe.
-    context = multiprocessing.get_context("spawn")
+def _run_workers(subs: list[Submission], n_workers: int, grade_one: GradeOne | None,
+                 course: Course, assignment: str, require_sandbox: bool,
+                 finished: Callable[[Submission, SubmissionResult], None]) -> None:
+    """Each submission in a fork of one prepared process (workers.py), n_workers at a time."""
+    from .workers import Workers, WorkersGone
+
     pending = list(reversed(subs))
     while pending:
-        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=context,
-                                       initializer=_worker_start)
-        running: dict[Future, Submission] = {}
-        try:
-            while pending or running:
-                while pending and len(running) < n_workers:
-                    sub = pending.pop()
-                    running[executor.submit(_grade, grade_one, sub, course, assignment,
-                                            require_sandbox)] = sub
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    sub = running.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        # A worker died (out of memory, killed): this submission is an error
-                        # retried next run; the others are requeued in a new pool.
-                        result = _broken(sub, assignment)
-                    finished(sub, result)
-        except BrokenProcessPool:
-            for sub in running.values():
-                finished(sub, _broken(sub, assignment))
-        except BaseException:
-            _stop(executor)
-            raise
-        else:
-            executor.shutdown(wait=True)
-            continue
-        executor.shutdown(wait=False, cancel_futures=True)
+        with Workers(course=course, assignment=assignment, require_sandbox=require_sandbox,
+                     grade=_grade, grade_one=grade_one) as workers:
+            try:
+                while pending or workers.running:
+                    while pending and len(workers.running) < n_workers:
+                        workers.submit(pending.pop())
+                    sub, outcome = workers.next()
+                    if outcome.raised is not None:
+                        raise outcome.raised  # the machine's or the course's problem
+                    finished(sub, outcome.result if outcome.result is not None
+                             else _broken(sub, assignment, outcome.died))
+            except WorkersGone:
+                # Their parent died (out of memory, killed): the submissions in flight are
+                # errors retried next run; the others go to new workers.
+                for sub in list(workers.running.values()):
+                    finished(sub, _broken(sub, assignment, "its workers' parent died"))
+                workers.running.clear()
 
 
-def _broken(sub: Submission, assignment: str) -> SubmissionResult:
+def _broken(sub: Submission, assignment: str, why: str = "") -> SubmissionResult:
+    reason = "the grading worker died" + (f": {why}" if why else "")
     result = SubmissionResult(assignment=assignment, submission_id=sub.submission_id,
-                              status=ERROR, reason="the grading worker died")
-    result.flag(GRADER_ERROR, "the grading worker died; retried on the next run")
+                              status=ERROR, reason=reason)
+    result.flag(GRADER_ERROR, f"{reason}; retried on the next run")
     return result
 
 

@@ -289,7 +289,7 @@ def serve():
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sandbox_child(spec, me)
             os._exit(111)
-        out.write(json.dumps({"pid": pid}) + "\n")
+        out.write(json.dumps({"pid": pid, "request": spec.get("request")}) + "\n")
         out.flush()
     os._exit(0)
 

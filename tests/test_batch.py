@@ -142,6 +142,31 @@ def test_a_second_run_grades_nothing_and_force_regrades(tmp_path):
     assert len(forced.graded) == 6 and len(calls) == 11
 
 
+@pytest.mark.parametrize("name", ["data.txt", "data/train.csv", "_hidden.npy"])
+def test_editing_a_file_beside_the_notebook_regrades_everyone(tmp_path, name):
+    """Data the kernel or the judge opens is part of the tests: a new one regrades everyone;
+    a rerun with the same files regrades no one."""
+    course = load_course(make_course(tmp_path))
+    data = tmp_path / "source" / HW / name
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text("1 2 3", encoding="utf-8")
+    subs = make_class(tmp_path / "subs", 3)
+    out = tmp_path / "results"
+    first = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert len(first.graded) == 3
+    again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert again.graded == [] and len(again.skipped) == 3
+    data.write_text("1 2 4", encoding="utf-8")
+    edited = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=fake_grade)
+    assert sorted(edited.graded) == ["pair00", "pair01", "pair02"]
+    (tmp_path / "source" / HW / "notes.ipynb").write_text("{}", encoding="utf-8")
+    assert grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                       grade_one=fake_grade).graded == []  # another notebook is not a data file
+
+
 def test_shards_merge_to_the_same_grades(tmp_path):
     course = load_course(make_course(tmp_path))
     subs = make_class(tmp_path / "subs", 9)

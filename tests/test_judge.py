@@ -554,8 +554,8 @@ def test_instructors_declare_more_names_in_metadata():
     (None, {"autograder": {"names": ["DATA"]}}, "a name the judge owns"),
 ])
 def test_bad_declarations_stop_with_the_cell_and_the_fix(answer_meta, notebook_meta, match):
-    from autograder.prepare import judge_names
     from autograder.errors import AuthoringError
+    from autograder.prepare import judge_names
     from autograder.rebuild import answer_names
 
     nb = names_source(answer_meta=answer_meta, notebook_meta=notebook_meta)

@@ -217,10 +217,13 @@ def test_fill_follows_the_worksheet_scale_separator_and_locks(tmp_path):
 # ---------------------------------------------------------------- the commands, end to end
 
 def test_download_grade_gradebook_upload(tmp_path, monkeypatch, capsys):
-    import autograder.engine
+    import autograder.batch
     from autograder.cli import EXIT_NOT_GRADED, main
 
-    monkeypatch.setattr(autograder.engine, "grade_submission", fake_grade)
+    # The command's batch, graded by a fake engine in this process.
+    batch = autograder.batch.grade_batch
+    monkeypatch.setattr(autograder.batch, "grade_batch",
+                        lambda **kwargs: batch(**kwargs, grade_one=fake_grade))
     course = make_course(tmp_path, due="2026-10-12T23:59")
     common = ["--course", str(course)]
     code = main([*common, "grade", HW, str(ZIP), "--manifest", str(SHEET), "--workers", "1"])
