@@ -58,11 +58,13 @@ def content_hash(path: Path) -> str:
 def grade_submission(notebook: Path, *, course, assignment: str,
                      submission_id: str | None = None, submitted_at: datetime | None = None,
                      require_sandbox: bool = True, gpu_index: int | None = None,
-                     limits=None) -> SubmissionResult:
+                     limits=None, teardown: list | None = None) -> SubmissionResult:
     """Grade one notebook. Bad input becomes a result (rejected/error/timeout), never an exception.
 
     Raises only for the grader's own setup problems (no sandbox where one is required, a broken
-    course file), which no submission can fix.
+    course file), which no submission can fix. With `teardown`, the kernel is killed before the
+    result is returned but its sandbox's teardown is appended there, for the caller to run once
+    the result is sent (a batch's fork: workers.py).
     """
     notebook = Path(notebook)
     spec = course.assignment(assignment)
@@ -111,7 +113,7 @@ def grade_submission(notebook: Path, *, course, assignment: str,
                     deadline=started + limits.notebook_timeout, files=prepared.files,
                     hidden_code=prepared.hidden_code, notebook_name=spec.notebook.name)
                 _Walk(result=result, rebuilt=rebuilt, prepared=prepared, kernel=kernel,
-                      folder=Path(folder), started=started, gpu=plan.use_gpu).run()
+                      folder=Path(folder), started=started, gpu=plan.use_gpu).run(teardown)
         except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
             result.status = STATUS_ERROR
             result.reason = f"grading failed: {type(exc).__name__}: {exc}"[:2000]
@@ -132,14 +134,14 @@ class _Walk:
                                hidden_code=prepared.hidden_code)
         self.test_deadline = kernel.deadline
 
-    def run(self) -> None:
+    def run(self, teardown: list | None = None) -> None:
         kernel = self.kernel
         kernel.start()
         try:
             self._helpers()
             self._cells()
         finally:
-            kernel.close()
+            kernel.close(teardown)
             box = kernel.kernel
             self.result.peak_memory_mb = _max(self.result.peak_memory_mb, box.peak_memory_mb)
             for code, message in box.problems():

@@ -8,6 +8,7 @@ What a cell's run means for the submission (an error in cell 4, a timeout, a dea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,9 +100,16 @@ class StudentKernel:
                 return False
         return True
 
-    def close(self) -> None:
+    def close(self, teardown: list[Callable[[], None]] | None = None) -> None:
+        """Stop the kernel; its sandbox is freed now, or appended to `teardown` to be freed once
+        the result is out (a batch's fork does that)."""
         self.note_gpu()
-        self.kernel.close()
+        box = self.kernel.stop()
+        if box is not None:
+            if teardown is None:
+                box.close()
+            else:
+                teardown.append(box.close)
 
     # what it used ------------------------------------------------------------------------------
     def cell_budget(self) -> float:

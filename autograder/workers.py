@@ -19,12 +19,14 @@ preparer, its children; the kernel template (started by the preparer) and its ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
 import pickle
 import select
 import signal
+import struct
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +40,8 @@ from .config import Course
 # uninitialised in the preparer, so its forks may still use it.
 JUDGE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
 READ_CHUNK = 1 << 16
+LENGTH = struct.Struct("!Q")  # before a child's result: its size, so a cut one is known
+TEARDOWN: list[Callable[[], None]] = []  # in a child: its sandbox's, run once the result is sent
 
 
 class WorkersGone(Exception):
@@ -156,9 +160,11 @@ def serve(conn, grade: Callable, grade_one: Callable | None, course: Course, ass
             except BaseException as exc:  # noqa: BLE001 - the batch says it
                 conn.send_bytes(pickle.dumps(("fatal", exc)))
                 return
-        children: dict[int, _Child] = {}  # read end → child
+        children: dict[int, _Child] = {}  # read end → child, until its result is in
+        leaving: set[int] = set()  # children whose result is in: reaped when they exit
         while True:
             ready = _wait([conn, *children], children, limit_s)
+            leaving = {pid for pid in leaving if not os.waitpid(pid, os.WNOHANG)[0]}
             if conn in ready:
                 try:
                     message = pickle.loads(conn.recv_bytes())  # noqa: S301 - the batch's
@@ -176,12 +182,20 @@ def serve(conn, grade: Callable, grade_one: Callable | None, course: Course, ass
                     continue
                 os.close(fd)
                 del children[fd]
-                _, status = os.waitpid(child.pid, 0)
-                died = "" if status == 0 else _why(child, status, limit_s)
-                conn.send_bytes(pickle.dumps(("done", child.key, bytes(child.data), died)))
+                payload = _complete(child.data)
+                if payload is not None:  # sent before its kernel's teardown: relay it now
+                    leaving.add(child.pid)
+                    died = ""
+                else:
+                    _, status = os.waitpid(child.pid, 0)
+                    died = _why(child, status, limit_s)
+                conn.send_bytes(pickle.dumps(("done", child.key, payload or b"", died)))
         for child in children.values():  # the batch stopped listening: stop them
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGKILL)
+        for pid in [c.pid for c in children.values()] + list(leaving):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def _prepare_engine(course: Course, assignment: str, require_sandbox: bool,
@@ -209,7 +223,7 @@ def _prepare_engine(course: Course, assignment: str, require_sandbox: bool,
     # What the forks share stays shared: the collector would otherwise write into every object
     # it tracks, in every fork, and so copy the pages of the whole heap into each of them.
     gc.freeze()
-    return grade_submission
+    return functools.partial(grade_submission, teardown=TEARDOWN)
 
 
 def _one_thread() -> None:
@@ -239,7 +253,15 @@ def _why(child: _Child, status: int, limit_s: float) -> str:
         return f"it ran past {limit_s:g} s (twice the notebook's limit) and was stopped"
     if os.WIFSIGNALED(status):
         return f"it was killed by signal {os.WTERMSIG(status)} (out of memory?)"
-    return f"it exited with status {os.waitstatus_to_exitcode(status)}"
+    return f"it exited with status {os.waitstatus_to_exitcode(status)} before its result"
+
+
+def _complete(data: bytes) -> bytes | None:
+    """The payload a child sent (its length first), or None if it did not send all of it."""
+    if len(data) < LENGTH.size:
+        return None
+    (size,) = LENGTH.unpack_from(data)
+    return bytes(data[LENGTH.size:]) if len(data) == LENGTH.size + size else None
 
 
 def _fork(conn, grade: Callable, grade_one: Callable, submission, course: Course,
@@ -250,8 +272,9 @@ def _fork(conn, grade: Callable, grade_one: Callable, submission, course: Course
     if pid:
         os.close(write)
         return read, pid
-    # The child: its result goes into `write`, then it exits without running the preparer's
-    # exit handlers (the template and the prepared folder are the preparer's to remove).
+    # The child: its result goes into `write`, which it closes before tearing down its kernel's
+    # sandbox; then it exits without running the preparer's exit handlers (the template and the
+    # prepared folder are the preparer's to remove).
     status = 0
     try:
         os.close(read)
@@ -263,7 +286,9 @@ def _fork(conn, grade: Callable, grade_one: Callable, submission, course: Course
         except BaseException as exc:  # noqa: BLE001 - sent to the batch, which decides
             payload = _raised(exc)
         with os.fdopen(write, "wb") as out:
-            out.write(payload)
+            out.write(LENGTH.pack(len(payload)) + payload)
+        for step in TEARDOWN:
+            step()
     except BaseException:  # noqa: BLE001 - nothing may return into the preparer's loop
         status = 1
     finally:
