@@ -320,7 +320,8 @@ def _run_grade_one(args: argparse.Namespace) -> int:
 
 def _run_grade(args: argparse.Namespace) -> int:
     from . import gpu
-    from .batch import grade_batch, in_shard, parse_shard, summary_lines
+    from .batch import grade_batch, in_shard, parse_shard
+    from .batch_report import summary_lines
     from .feedback import remove_stale_pages, write_feedback
     from .marks import collect_marks
 
@@ -514,7 +515,7 @@ class _progress:
             self.bar.__exit__(*exc)
 
     def __call__(self, event) -> None:
-        from .batch import shorten
+        from .batch_report import shorten
 
         if event.result is None:
             self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "

@@ -15,13 +15,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__, gpu, gpu_slots, sandbox
+from . import __version__, gpu_slots, sandbox
 from .errors import AutograderError, SubmissionError
 from .judge import bind_student_names, compile_cell, run_in_judge
 from .kernel import ERROR, OK
 from .link import KernelLink
 from .notebook import MANUAL_ROLES, Role, cells_of, read_notebook, strip_magics, total_points
-from .prepare import Prepared, for_submission, graded_source, working_directory
+from .prepare import Prepared, for_submission, gpu_plan, graded_source, working_directory
 from .rebuild import Rebuilt, rebuild
 from .results import (
     CELL_TIMEOUT,
@@ -71,7 +71,7 @@ def grade_submission(notebook: Path, *, course, assignment: str,
     source = graded_source(course, spec)
     limits = limits or course.limits
     level = sandbox.sandbox_level(require_sandbox, start=limits.kernel_start)
-    plan = gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
+    plan = gpu_plan(limits, course)
     result = SubmissionResult(
         assignment=assignment, submission_id=submission_id or notebook.stem, status=GRADED,
         submitted_at=submitted_at.isoformat() if submitted_at else None,

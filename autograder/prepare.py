@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import autotest, datafiles
+from . import autotest, datafiles, gpu
 from .authoring import check_total
-from .config import Assignment, Course
+from .config import Assignment, Course, Limits
 from .errors import AuthoringError, SubmissionError
 from .judge import compile_cell
 from .link import code_fragments
@@ -239,13 +239,27 @@ def working_directory(folder: Path):
 
 _for_forks: dict[tuple[Path, str], Prepared] = {}
 _taken: set[int] = set()  # pids of forks that used theirs
+_gpu_plans: dict[tuple[str, int, Path], tuple[int, gpu.GpuPlan]] = {}  # → (owner pid, plan)
 
 
 def prepare_for_forks(course: Course, spec: Assignment, folder: Path) -> Prepared:
-    """Prepare in the process the grading forks come from (it never grades itself)."""
+    """Prepare in the process the grading forks come from (it never grades itself); the
+    machine's GPU plan too, which asks the driver (NVML) for every GPU."""
     prepared = prepare(course, spec, folder)
     _for_forks[(course.path, spec.name)] = prepared
+    limits = course.limits
+    with contextlib.suppress(Exception):  # e.g. none where one is required: each grading says so
+        _gpu_plans[(limits.gpu, limits.gpu_slots, course.path)] = (
+            os.getpid(), gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path))
     return prepared
+
+
+def gpu_plan(limits: Limits, course: Course) -> gpu.GpuPlan:
+    """The GPU plan, as the forks' parent found it; else found now."""
+    owner, plan = _gpu_plans.get((limits.gpu, limits.gpu_slots, course.path), (None, None))
+    if plan is not None and owner != os.getpid():
+        return plan
+    return gpu.gpu_plan(limits.gpu, limits.gpu_slots, path=course.path)
 
 
 def for_submission(course: Course, spec: Assignment, folder: Path) -> Prepared:

@@ -363,7 +363,7 @@ def test_ctrl_c_then_kill_9_then_rerun_gives_the_same_grades(tmp_path):
 
 def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
     import autograder.batch
-    from autograder.batch import BatchReport
+    from autograder.batch_report import BatchReport
     from autograder.cli import main
 
     course_file = make_course(tmp_path)
@@ -390,7 +390,7 @@ def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- what the batch tells
 
 def test_the_eta_follows_the_submissions_really_graded():
-    from autograder.batch import BatchProgress, remaining_seconds
+    from autograder.batch_report import BatchProgress, remaining_seconds
 
     assert remaining_seconds(0.0, 0, 10) is None  # nothing graded yet: no guess
     assert remaining_seconds(20.0, 4, 6) == pytest.approx(30.0)
@@ -402,7 +402,7 @@ def test_the_eta_follows_the_submissions_really_graded():
 
 
 def test_a_line_per_submission_and_the_eta_in_a_terminal(tmp_path, capsys):
-    from autograder.batch import BatchProgress
+    from autograder.batch_report import BatchProgress
     from autograder.cli import _progress
 
     result = SubmissionResult(assignment=HW, submission_id="[red]pair01", status=GRADED,
@@ -510,7 +510,7 @@ def test_only_a_trusted_time_decides_lateness(tmp_path):
 
 
 def test_the_summary_names_what_is_not_graded_on_every_run(tmp_path):
-    from autograder.batch import summary_lines
+    from autograder.batch_report import summary_lines
 
     course = load_course(make_course(tmp_path))
     subs = make_class(tmp_path / "subs", 3)

@@ -132,7 +132,7 @@ def test_without_the_worksheet_zip_dates_decide_nothing_and_it_is_said(tmp_path,
     assert [f.code for f in lea.flags] == [TIME_UNVERIFIED]
     assert "it would be 49 days late" in lea.flags[0].message
     assert report.late == {} and report.untimed == ["Léa Martin_1001"]
-    from autograder.batch import summary_lines
+    from autograder.batch_report import summary_lines
 
     lines = "\n".join(summary_lines(report, shard=None, out="results/hw1_features"))
     assert "1 without a trustworthy submission time, so no late penalty: Léa Martin_1001" in lines
