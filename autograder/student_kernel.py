@@ -19,9 +19,13 @@ from .link import KernelLink, first_line, withheld
 from .results import CELL_TIMEOUT, KERNEL_DIED
 
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
+# The kernel's first cell: loads the agent, unless the kernel was forked from a template that
+# loaded it already (template.py).
 BOOT = (
     "def __autograder_boot(src):\n"
     "    import sys, types\n"
+    "    if '_autograder_agent' in sys.modules:\n"
+    "        return\n"
     "    m = types.ModuleType('_autograder_agent')\n"
     "    exec(compile(src, '<autograder agent>', 'exec'), m.__dict__)\n"
     "    sys.modules[m.__name__] = m\n"

@@ -541,27 +541,29 @@ def light(args) -> None:
     print(f"commit:  {_git()}")
     n = args.light
     if n > 0:
-        checkout = baseline_checkout(args.baseline, work) if args.baseline \
-            else Checkout("this checkout", ROOT)
+        checkouts = [Checkout("this checkout", ROOT)]
+        if args.baseline:
+            checkouts.append(baseline_checkout(args.baseline, work))
         start = (args.kernel_start or "").split(",")[0] or None
         course = make_course(work / "course", "tiny", n, kernel_start=start, workers=args.workers)
         subs = work / "submissions"
         make_batch(course, subs, n)
-        print(f"grading {n} light submissions of the engine tests' `tiny` assignment "
-              f"({checkout.label}) ...", flush=True)
-        run = run_ours(course, subs, work, "light", n, checkout)
-        s = run.extra["sampler"]
-        print(f"autograder grade: {run.wall_s:.1f} s, {60 * n / run.wall_s:.1f} submissions/min "
-              f"({_load()} now, {run.extra['load']:.1f} at the start)")
-        marks = sorted({max(1, n // 10), min(100, n), n // 2, n})
-        print("grader peak PSS (its own processes, kernels aside) until k results existed:")
-        for k in marks:
-            print(f"    k = {k:>5}: {s.peak_until(k):6.0f} MB")
-        print(f"    whole run: {s.peak_pss_mb:.0f} MB PSS summed (RSS {s.peak_rss_mb:.0f} MB); "
-              f"kernel template {s.peak_template_mb:.0f} MB PSS")
-        step = max(1, len(s.samples) // 12)
-        print("sampled over time (t s: MB PSS summed, results):  " + "  ".join(
-            f"{x.t:.0f}: {x.pss_mb:.0f}, {x.done}" for x in s.samples[::step]))
+        for i, checkout in enumerate(checkouts):
+            print(f"\ngrading {n} light submissions of the engine tests' `tiny` assignment "
+                  f"({checkout.label}) ...", flush=True)
+            run = run_ours(course, subs, work, f"light-{i}", n, checkout)
+            s = run.extra["sampler"]
+            print(f"autograder grade: {run.wall_s:.1f} s, {60 * n / run.wall_s:.1f} "
+                  f"submissions/min ({_load()} now, {run.extra['load']:.1f} at the start)")
+            marks = sorted({max(1, n // 10), min(100, n), n // 2, n})
+            print("grader peak PSS (its own processes, kernels aside) until k results existed:")
+            for k in marks:
+                print(f"    k = {k:>5}: {s.peak_until(k):6.0f} MB")
+            print(f"    whole run: {s.peak_pss_mb:.0f} MB PSS summed (RSS {s.peak_rss_mb:.0f} MB); "
+                  f"kernel template {s.peak_template_mb:.0f} MB PSS ({len(s.templates)} seen)")
+            step = max(1, len(s.samples) // 12)
+            print("sampled over time (t s: MB PSS summed, results):  " + "  ".join(
+                f"{x.t:.0f}: {x.pss_mb:.0f}, {x.done}" for x in s.samples[::step]))
     gradebook_bench(work / "gradebook", args.students)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -617,7 +619,7 @@ def main() -> None:
                              "default: the engine's")
     parser.add_argument("--baseline", metavar="REV", default=None,
                         help="also run the command of this git revision, alternating (before/"
-                             "after in one run); with --light, grade with it instead")
+                             "after in one run); with --light, after this checkout's")
     parser.add_argument("--workers-sweep", metavar="N,N,...", default=None,
                         help="then the grader's memory at each number of workers (1,2,4,8)")
     parser.add_argument("--skip-nbgrader", action="store_true")
