@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import gpu, gpu_slots
+from . import gpu, gpu_slots, sandbox
 from .config import Limits
 from .kernel import DIED, ERROR, OK, TIMEOUT, Kernel
 from .link import KernelLink, first_line, withheld
 from .results import CELL_TIMEOUT, KERNEL_DIED
 
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
-# The kernel's first cell: loads the agent, unless the kernel was forked from a template that
-# loaded it already (template.py).
+# The first cell of a kernel that was not forked from the template (which loads the agent
+# itself, template.py): loads the agent, unless it is there.
 BOOT = (
     "def __autograder_boot(src):\n"
     "    import sys, types\n"
@@ -52,9 +52,11 @@ class StudentKernel:
                  hidden_code: frozenset[str], notebook_name: str):
         self.limits, self.use_gpu, self.deadline = limits, use_gpu, deadline
         self.files, self.hidden_code, self.notebook_name = files, hidden_code, notebook_name
+        # A kernel forked from the template has the agent already: no first cell to run.
         self.kernel = Kernel(limits=limits, level=level,
                              gpu_devices=gpu.devices if gpu else (),
-                             gpu_visible=gpu.visible if gpu else "", threads=1, prelude=BOOT)
+                             gpu_visible=gpu.visible if gpu else "", threads=1,
+                             prelude="" if level == sandbox.TEMPLATE else BOOT)
         self.replay: list[str] = []  # student and instructor code that ran fine, for a restart
         self.gpu_seen = False
         self.truncated = False
