@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,17 +16,17 @@ from . import __version__, datafiles
 from .autotest import stored_path
 from .batch_report import BatchProgress, BatchReport, summarise
 from .config import Course, Limits
-from .errors import AuthoringError, ConfigError, SandboxUnavailable
+from .errors import AuthoringError, ConfigError
 from .late import lateness
 from .results import ERROR, GRADED, SubmissionResult, read_result, write_result
 from .roster import Roster, apply_team_checks, check_teams, load_roster
 from .submissions import Submission, discover
 from .times import TIME_UNVERIFIED, TRUSTED
+from .workers import GRADER_ERROR, grade_safely
 
 GradeOne = Callable[..., SubmissionResult]
 Progress = Callable[["BatchProgress"], None]
 
-GRADER_ERROR = "grader_error"  # the grader itself failed on this submission: retried next run
 STALE = "stale"  # where results of submissions no longer in SUBMISSIONS are moved
 
 
@@ -145,25 +144,6 @@ def time_fields(submission: Submission) -> tuple[str | None, str, str | None]:
     return (submission.submitted_at.isoformat() if submission.submitted_at else None,
             submission.time_source,
             submission.unverified_at.isoformat() if submission.unverified_at else None)
-
-
-# ---------------------------------------------------------------- grading one submission
-
-def _grade(grade_one: GradeOne, submission: Submission, course: Course, assignment: str,
-           require_sandbox: bool) -> SubmissionResult:
-    """Run in a worker. A grader failure on one submission becomes a result, not a dead batch."""
-    try:
-        return grade_one(submission.notebook, course=course, assignment=assignment,
-                         submission_id=submission.submission_id,
-                         submitted_at=submission.submitted_at, require_sandbox=require_sandbox)
-    except Exception as exc:  # noqa: BLE001 - anything, so the other 999 submissions go on
-        if isinstance(exc, SandboxUnavailable | AuthoringError):
-            raise  # the machine's or the course's problem, not the submission's: stop the batch
-        result = SubmissionResult(assignment=assignment, submission_id=submission.submission_id,
-                                  status=ERROR, reason=f"the grader failed: {exc!r}"[:500])
-        last = traceback.format_exception(exc)[-1].strip()
-        result.flag(GRADER_ERROR, f"the grader failed ({last[:300]}); retried on the next run")
-        return result
 
 
 def _complete(result: SubmissionResult, submission: Submission, version: str, course: Course,
@@ -295,7 +275,8 @@ def _grade_found(found: list[Submission], *, course: Course, assignment: str, fo
     try:
         if grade_one is not None and (n_workers == 1 or len(gradable) <= 1):
             for sub in gradable:  # a grader given by the caller (tests): in this process
-                finished(sub, _grade(grade_one, sub, course, assignment, require_sandbox))
+                finished(sub, grade_safely(grade_one, sub, course, assignment,
+                                                require_sandbox))
         elif gradable:
             _run_workers(gradable, n_workers, grade_one, course, assignment, require_sandbox,
                          finished)
@@ -370,7 +351,7 @@ def _run_workers(subs: list[Submission], n_workers: int, grade_one: GradeOne | N
     pending = list(reversed(subs))
     while pending:
         with Workers(course=course, assignment=assignment, require_sandbox=require_sandbox,
-                     grade=_grade, grade_one=grade_one) as workers:
+                     grade_one=grade_one) as workers:
             try:
                 while pending or workers.running:
                     while pending and len(workers.running) < n_workers:

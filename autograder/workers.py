@@ -29,11 +29,14 @@ import signal
 import struct
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Course
+from .errors import AuthoringError, SandboxUnavailable
+from .results import ERROR, SubmissionResult
 
 # Where the judge computes, the kernels' thread counts (cage.kernel_env), set before numpy and
 # torch are imported; and torch.cuda.is_available() asked through NVML, which leaves CUDA
@@ -42,6 +45,9 @@ JUDGE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTORCH_NVML_BASED
 READ_CHUNK = 1 << 16
 LENGTH = struct.Struct("!Q")  # before a child's result: its size, so a cut one is known
 TEARDOWN: list[Callable[[], None]] = []  # in a child: its sandbox's, run once the result is sent
+
+
+GRADER_ERROR = "grader_error"  # the grader itself failed on this submission: retried next run
 
 
 class WorkersGone(Exception):
@@ -68,19 +74,19 @@ class Workers:
     """A preparer and its forks. `submit` a submission, `next` gives outcomes as they finish.
 
     `grade_one(notebook, course=, assignment=, submission_id=, submitted_at=, require_sandbox=)`
-    runs in the child; None means the engine's grade_submission, whose source the preparer
-    prepares first (prepare.py). Use as a context manager: leaving it stops every process.
+    runs in the child (through grade_safely); None means the engine's grade_submission, whose
+    source the preparer prepares first (prepare.py). Use as a context manager: leaving it stops
+    every process.
     """
 
     def __init__(self, *, course: Course, assignment: str, require_sandbox: bool,
-                 grade: Callable, grade_one: Callable | None = None,
-                 limit_s: float | None = None):
+                 grade_one: Callable | None = None, limit_s: float | None = None):
         self.course, self.assignment = course, assignment
         context = multiprocessing.get_context("spawn")
         self._conn, theirs = context.Pipe()
         self.process = context.Process(
             target=serve, name="autograder-preparer", daemon=True,
-            args=(theirs, grade, grade_one, course, assignment, require_sandbox,
+            args=(theirs, grade_one, course, assignment, require_sandbox,
                   limit_s or grading_limit(course)))
         self.process.start()
         theirs.close()
@@ -136,6 +142,24 @@ class Workers:
             self.process.join()
 
 
+def grade_safely(grade_one: Callable, submission, course: Course, assignment: str,
+                 require_sandbox: bool) -> SubmissionResult:
+    """Grade one submission (a batch's Submission). A failure of the grader on it becomes a
+    result, not a dead batch; the machine's or the course's problem stops the batch."""
+    try:
+        return grade_one(submission.notebook, course=course, assignment=assignment,
+                         submission_id=submission.submission_id,
+                         submitted_at=submission.submitted_at, require_sandbox=require_sandbox)
+    except Exception as exc:  # noqa: BLE001 - anything, so the other 999 submissions go on
+        if isinstance(exc, SandboxUnavailable | AuthoringError):
+            raise  # the machine's or the course's problem, not the submission's: stop the batch
+        result = SubmissionResult(assignment=assignment, submission_id=submission.submission_id,
+                                  status=ERROR, reason=f"the grader failed: {exc!r}"[:500])
+        last = traceback.format_exception(exc)[-1].strip()
+        result.flag(GRADER_ERROR, f"the grader failed ({last[:300]}); retried on the next run")
+        return result
+
+
 # ---------------------------------------------------------------- in the preparer
 
 @dataclass
@@ -147,7 +171,7 @@ class _Child:
     late: bool = False
 
 
-def serve(conn, grade: Callable, grade_one: Callable | None, course: Course, assignment: str,
+def serve(conn, grade_one: Callable | None, course: Course, assignment: str,
           require_sandbox: bool, limit_s: float) -> None:
     """The preparer's loop: fork a child per submission, relay what each one sends back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
@@ -171,7 +195,7 @@ def serve(conn, grade: Callable, grade_one: Callable | None, course: Course, ass
                 except (EOFError, OSError):
                     break  # the batch is done with us
                 _, key, submission = message
-                fd, pid = _fork(conn, grade, grade_one, submission, course, assignment,
+                fd, pid = _fork(conn, grade_one, submission, course, assignment,
                                 require_sandbox)
                 children[fd] = _Child(key, pid, time.monotonic())
             for fd in [f for f in ready if f is not conn]:
@@ -206,14 +230,18 @@ def _prepare_engine(course: Course, assignment: str, require_sandbox: bool,
     be prepared is left to each child: it fails there as a direct grading does."""
     from . import sandbox
     from .errors import AutograderError
+    from .starts import Template
 
     spec = course.assignment(assignment)
-    with contextlib.suppress(Exception):  # the children say what went wrong, submission by one
-        if sandbox.sandbox_level(require_sandbox, start=course.limits.kernel_start) \
-                == sandbox.TEMPLATE:
-            from .starts import Template
-
+    # The template's imports are the longest start-up: begin them before the probe that says
+    # whether this machine can build cages (a root process can, mostly), stop them if not.
+    if course.limits.kernel_start == sandbox.TEMPLATE and os.geteuid() == 0:
+        with contextlib.suppress(Exception):  # the children say what went wrong, one by one
             Template.get(1)
+    with contextlib.suppress(Exception):
+        if sandbox.sandbox_level(require_sandbox, start=course.limits.kernel_start) \
+                != sandbox.TEMPLATE:
+            Template.shutdown_all()
     from .engine import grade_submission
     from .prepare import prepare_for_forks
 
@@ -264,8 +292,8 @@ def _complete(data: bytes) -> bytes | None:
     return bytes(data[LENGTH.size:]) if len(data) == LENGTH.size + size else None
 
 
-def _fork(conn, grade: Callable, grade_one: Callable, submission, course: Course,
-          assignment: str, require_sandbox: bool) -> tuple[int, int]:
+def _fork(conn, grade_one: Callable, submission, course: Course, assignment: str,
+          require_sandbox: bool) -> tuple[int, int]:
     """A child grading one submission; (the read end of its result pipe, its pid)."""
     read, write = os.pipe()
     pid = os.fork()
@@ -281,8 +309,8 @@ def _fork(conn, grade: Callable, grade_one: Callable, submission, course: Course
         conn.close()
         _die_with_parent()
         try:
-            payload = pickle.dumps(("ok", grade(grade_one, submission, course, assignment,
-                                                require_sandbox)))
+            payload = pickle.dumps(("ok", grade_safely(grade_one, submission, course,
+                                                       assignment, require_sandbox)))
         except BaseException as exc:  # noqa: BLE001 - sent to the batch, which decides
             payload = _raised(exc)
         with os.fdopen(write, "wb") as out:

@@ -19,12 +19,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import prepare as prepared_state
-from autograder.batch import GRADER_ERROR, _grade, grade_batch
+from autograder.batch import grade_batch
 from autograder.config import load_course
 from autograder.notebook import nbgrader_metadata
 from autograder.results import ERROR, GRADED, SubmissionResult
 from autograder.submissions import Submission
-from autograder.workers import Workers, WorkersGone
+from autograder.workers import GRADER_ERROR, Workers, WorkersGone
 
 ROOT = Path(__file__).resolve().parents[1]
 HW = "iso"
@@ -190,7 +190,7 @@ def sub(name: str, tmp_path: Path) -> Submission:
 
 def test_a_fork_that_dies_or_hangs_is_that_submissions_error_only(tmp_path):
     course = load_course(make_course(tmp_path))
-    with Workers(course=course, assignment=HW, require_sandbox=False, grade=_grade,
+    with Workers(course=course, assignment=HW, require_sandbox=False,
                  grade_one=graded, limit_s=3.0) as workers:
         for name in ("pair00", "pair01", "pair02", "pair03"):
             workers.submit(sub(name, tmp_path))
@@ -218,7 +218,7 @@ def test_the_batch_records_a_dead_fork_as_an_error_retried_next_run(tmp_path):
 
 def test_when_the_preparer_dies_the_submissions_in_flight_have_no_result(tmp_path):
     course = load_course(make_course(tmp_path))
-    with Workers(course=course, assignment=HW, require_sandbox=False, grade=_grade,
+    with Workers(course=course, assignment=HW, require_sandbox=False,
                  grade_one=graded) as workers:
         workers.submit(sub("pair02", tmp_path))  # hangs
         time.sleep(0.5)
