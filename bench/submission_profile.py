@@ -66,6 +66,7 @@ def timed(owner, name: str, label: str) -> None:
             return original(*args, **kwargs)
         finally:
             TIMES[label] += time.perf_counter() - started
+            TIMES[f"_calls {label}"] += 1
 
     setattr(owner, name, wrapper)
 
@@ -130,6 +131,7 @@ def engine_once(notebook: Path, course, assignment: str) -> dict[str, float]:
                 raise SystemExit(f"not graded: {result.status} {result.reason}")
             out = phases(TIMES)
             out["_fork"] = forked - started
+            out["_trip count"] = TIMES["_calls _trips"] - TIMES["_calls _files trip"]
             out["_points"] = result.points
             with os.fdopen(write, "wb") as pipe:
                 pipe.write(json.dumps(out).encode())
@@ -313,6 +315,9 @@ def main() -> None:
           f"   ({ours[-1]['_points']:g} points)")
     print(f"overhead above the bare work: {total - bare_work:+.0f} ms "
           f"({(total - bare_work) / bare_work:+.0%})   (target <= +15%)")
+    trips = statistics.median(o["_trip count"] for o in ours)
+    print(f"round trips to the kernel from the checks: {trips:.0f} per submission, "
+          f"{med([o['checks: round trips to the kernel (names, calls, scenarios)'] for o in ours]) / max(trips, 1):.1f} ms each")
     rows = {k: med([o[k] for o in ours]) for k in ours[0] if not k.startswith("_")}
     rows["fork of the grading process (until it runs)"] = med([o["_fork"] for o in ours])
     rows["the result back through the pipe"] = engine_ms - sum(rows.values())
