@@ -181,8 +181,8 @@ def prepare(course: Course, spec: Assignment, folder: Path) -> Prepared:
     judge's copy of the files is written) as the working directory of the instructor's code.
 
     Raises AuthoringError for a source no submission can be graded against. A setup cell that
-    fails in the judge is left to each submission's walk, which reports it as today: the
-    grader's state before it is kept, so it fails there the same way.
+    fails in the judge is left to each submission's walk, which reports it as a direct grading
+    does: the state before it is kept, so it fails there the same way.
     """
     source = graded_source(course, spec)
     hidden = "\n".join(split_hidden(c.source)[1] for c in cells_of(source) if c.role is Role.TESTS)
@@ -194,13 +194,13 @@ def prepare(course: Course, spec: Assignment, folder: Path) -> Prepared:
         # First the reference, then the setup cells: the judge's random state when the tests
         # start is the one the setup cells leave, whatever the reference drew.
         reference = Reference(source, spec.notebook.name)
-        namespace, ran = run_leading_setup(source, spec)
+        namespace, ran = run_leading_setup(source)
     return Prepared(spec=spec, source=source, names=names, hidden_code=code_fragments(hidden),
                     setup=setup_cells(source), files=files, judge_files=judge_files,
                     namespace=namespace, ran=ran, reference=reference)
 
 
-def run_leading_setup(source, spec: Assignment) -> tuple[dict, frozenset[int]]:
+def run_leading_setup(source) -> tuple[dict, frozenset[int]]:
     """The judge's namespace with the leading setup cells run (what they print is dropped: the
     kernel prints it). Stops at the first that fails (it may need the kernel's helpers, or be
     the source's bug): the walk runs it, and those after it, for each submission."""

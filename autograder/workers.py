@@ -81,7 +81,6 @@ class Workers:
 
     def __init__(self, *, course: Course, assignment: str, require_sandbox: bool,
                  grade_one: Callable | None = None, limit_s: float | None = None):
-        self.course, self.assignment = course, assignment
         context = multiprocessing.get_context("spawn")
         self._conn, theirs = context.Pipe()
         self.process = context.Process(
@@ -103,7 +102,10 @@ class Workers:
         key = self._next_key
         self._next_key += 1
         self.running[key] = submission
-        self._conn.send_bytes(pickle.dumps(("grade", key, submission)))
+        try:
+            self._conn.send_bytes(pickle.dumps(("grade", key, submission)))
+        except OSError:
+            raise WorkersGone("the grading workers' parent process exited") from None
         return key
 
     def next(self) -> tuple[object, Finished]:
@@ -129,7 +131,8 @@ class Workers:
         return self.running.pop(key), outcome
 
     def close(self, *, kill: bool = False) -> None:
-        """Stop the preparer: at once (kill), or after its children (their results unread)."""
+        """Stop the preparer: at once (kill: its forks die with it), or by closing its pipe (it
+        stops the forks still grading, removes what it prepared, and exits)."""
         if kill and self.process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signal.SIGKILL)
