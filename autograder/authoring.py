@@ -37,7 +37,7 @@ MARKER_WORDS = {
 }
 BLOCK_NAME = {"solution": "solution", "hidden": "hidden-tests"}
 GRADE_ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-CHECK_DEFAULT_POINTS = 1.0  # judge.Checks: `check(name)` without points is worth one point
+CHECK_DEFAULT_POINTS = 1.0  # scoring.Checks: `check(name)` without points is worth one point
 TOLERANCE = 1e-9
 
 

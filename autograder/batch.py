@@ -1,76 +1,31 @@
-"""Grade a whole class: a pool of workers, one result file per submission, resumable, sharded."""
+"""Grade a whole class: each submission in a fork of a prepared process, one result file each,
+resumable, sharded."""
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import shutil
-import signal
 import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .batch_report import BatchProgress, BatchReport, summarise
 from .config import Course, Limits
-from .errors import AuthoringError, ConfigError, SandboxUnavailable
+from .errors import ConfigError
 from .late import lateness
 from .results import SubmissionResult, SubmissionStatus, read_result, write_result
 from .roster import Roster, apply_team_checks, check_teams, load_roster
 from .submissions import Submission, discover
 from .times import TIME_UNVERIFIED, TRUSTED
 from .versions import grader_version
+from .workers import GRADER_ERROR, grade_safely
 
 GradeOne = Callable[..., SubmissionResult]
 Progress = Callable[["BatchProgress"], None]
 
-GRADER_ERROR = "grader_error"  # the grader itself failed on this submission: retried next run
 STALE = "stale"  # where results of submissions no longer in SUBMISSIONS are moved
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """What the CLI shows: sent once at the start, then after each submission."""
-
-    total: int  # submissions in this shard
-    done: int  # finished, skipped ones included
-    skipped: int  # already graded by an earlier run
-    failures: int  # finished with a status other than graded
-    workers: int
-    result: SubmissionResult | None = None  # the one that just finished; None at the start
-    to_grade: int = 0  # gradable submissions this run sends to the kernels
-    graded_now: int = 0  # of those, finished
-    elapsed_s: float = 0.0  # since the first of those started
-
-    @property
-    def eta_s(self) -> float | None:
-        return remaining_seconds(self.elapsed_s, self.graded_now, self.to_grade - self.graded_now)
-
-
-@dataclass
-class BatchReport:
-    assignment: str
-    out: Path  # the folder holding this assignment's result files
-    workers: int
-    total: int  # submissions in this shard
-    graded: list[str] = field(default_factory=list)  # ids graded (or rejected) by this run
-    skipped: list[str] = field(default_factory=list)  # ids whose result was already there
-    failed: list[str] = field(default_factory=list)  # ids not graded: rejected, error, timeout
-    interrupted: bool = False
-    results: list[SubmissionResult] = field(default_factory=list)  # every result in `out`
-    # Over every submission of this shard, this run's and earlier runs' alike:
-    not_graded: dict[str, str] = field(default_factory=dict)  # id → "status: reason"
-    late: dict[str, str] = field(default_factory=dict)  # id → the late flag's message
-    untimed: list[str] = field(default_factory=list)  # ids without a trusted submission time
-    stale: list[str] = field(default_factory=list)  # results moved away: no such submission now
-
-    @property
-    def complete(self) -> bool:
-        return not self.interrupted and len(self.graded) + len(self.skipped) == self.total
 
 
 # ---------------------------------------------------------------- pure deciding parts
@@ -95,16 +50,6 @@ def shard_of(submission_id: str, count: int) -> int:
 
 def in_shard(submission_id: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or shard_of(submission_id, shard[1]) == shard[0]
-
-
-def remaining_seconds(elapsed_s: float, finished: int, left: int) -> float | None:
-    """Time left, from the pace of the submissions really graded so far (skipped and rejected
-    ones take no time and would make any estimate wrong); None until one has finished."""
-    if left <= 0:
-        return 0.0
-    if finished <= 0 or elapsed_s <= 0:
-        return None
-    return elapsed_s / finished * left
 
 
 def plan_workers(*, limits: Limits, cores: int, memory_mb: float, gpu_slots: int = 0,
@@ -178,69 +123,6 @@ def time_fields(submission: Submission) -> tuple[str | None, str, str | None]:
             submission.unverified_at.isoformat() if submission.unverified_at else None)
 
 
-def summary_lines(report: BatchReport, *, shard: str | None, out: str) -> list[str]:
-    """The lines that end `autograder grade`: counts, then by name what needs a look (not
-    graded, late, no trustworthy time, results moved away), true on a rerun as on the first."""
-    hw = report.assignment
-    now = [s for s in report.graded if s not in report.not_graded]
-    before = [s for s in report.skipped if s not in report.not_graded]
-    lines = [f"{hw}: {report.total} submissions{f' in shard {shard}' if shard else ''}: "
-             f"{len(now) + len(before)} graded ({len(now)} now, {len(before)} already), "
-             f"{len(report.not_graded)} not graded; {report.workers} worker(s); "
-             f"results in {out}"]
-    if report.not_graded:
-        lines.append(f"{hw}: not graded: " + "; ".join(
-            f"{sid} ({shorten(why)})" for sid, why in sorted(report.not_graded.items())))
-    if report.late:
-        lines.append(f"{hw}: late: " + "; ".join(
-            f"{sid} ({why})" for sid, why in sorted(report.late.items())))
-    if report.untimed:
-        lines.append(f"{hw}: {len(report.untimed)} without a trustworthy submission time, so "
-                     f"no late penalty: {', '.join(sorted(report.untimed)[:20])}"
-                     + (" ..." if len(report.untimed) > 20 else "")
-                     + " (give the times with --manifest: a manifest, Moodle's grading "
-                       "worksheet or GitHub Classroom's grades CSV)")
-    if report.stale:
-        lines.append(f"{hw}: {len(report.stale)} result(s) of submissions no longer there "
-                     f"moved to {out}/stale: {', '.join(report.stale[:10])}")
-    return lines
-
-
-def shorten(text: str, limit: int = 140) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# ---------------------------------------------------------------- the workers
-
-def _worker_start() -> None:
-    # Die with the grader: a kill -9 of the grader leaves no worker (or kernel) behind.
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _grade(grade_one: GradeOne, submission: Submission, course: Course, assignment: str,
-           require_sandbox: bool) -> SubmissionResult:
-    """Run in a worker. A grader failure on one submission becomes a result, not a dead batch."""
-    try:
-        return grade_one(submission.notebook, course=course, assignment=assignment,
-                         submission_id=submission.submission_id,
-                         submitted_at=submission.submitted_at, require_sandbox=require_sandbox)
-    except Exception as exc:  # noqa: BLE001 - anything, so the other 999 submissions go on
-        if isinstance(exc, SandboxUnavailable | AuthoringError):
-            raise  # the machine's or the course's problem, not the submission's: stop the batch
-        result = SubmissionResult(assignment=assignment, submission_id=submission.submission_id,
-                                  status=SubmissionStatus.ERROR,
-                                  reason=f"the grader failed: {exc!r}"[:500])
-        last = traceback.format_exception(exc)[-1].strip()
-        result.flag(GRADER_ERROR, f"the grader failed ({last[:300]}); retried on the next run")
-        return result
-
-
 def _complete(result: SubmissionResult, submission: Submission, version: str, course: Course,
               assignment: str) -> SubmissionResult:
     """What the batch knows better than one grading: where the file came from, its time, team."""
@@ -257,19 +139,6 @@ def _complete(result: SubmissionResult, submission: Submission, version: str, co
         result.graded_at = datetime.now(UTC).isoformat(timespec="seconds")
     time_flags(result, course, assignment, note=submission.time_note)
     return result
-
-
-def _stop(executor: ProcessPoolExecutor) -> None:
-    """Stop the workers now (Ctrl-C): their kernels die with them; results are written only by
-    this process, atomically, so nothing half-written is left."""
-    executor.shutdown(wait=False, cancel_futures=True)
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
 
 
 # ---------------------------------------------------------------- the entry point
@@ -300,14 +169,16 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
     is known, so a killed run loses only the submissions in flight; run it again to finish. Team
     checks run over all the results in that folder once the batch is done. What would only fail
     later (no roster, a bad file of times, an empty folder) fails here, before any grading.
+
+    Each submission is graded by the engine in its own fork of a process that prepared the
+    assignment once (workers.py): no state of one submission's tests reaches another's.
+    `grade_one` replaces the engine (tests): it runs in this process with one worker.
     """
     spec = course.assignment(assignment)
     if workers is not None and workers < 0:
         raise ConfigError(f"--workers {workers}: the number of kernels cannot be negative",
                           hint="give a number of kernels, or 0 to size it from the machine")
     roster = _roster(course)
-    if grade_one is None:
-        from .engine import grade_submission as grade_one
     folder = Path(out) / assignment
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".tmp-*.json"):  # left by a run killed while writing
@@ -326,7 +197,7 @@ def grade_batch(*, course: Course, assignment: str, submissions: Path, out: Path
 
 def _grade_found(found: list[Submission], *, course: Course, assignment: str, folder: Path,
                  workers: int | None, shard: tuple[int, int] | None, force: bool,
-                 grade_one: GradeOne, progress: Progress | None, require_sandbox: bool,
+                 grade_one: GradeOne | None, progress: Progress | None, require_sandbox: bool,
                  gpu_slots: int, roster: Roster) -> BatchReport:
     spec = course.assignment(assignment)
     mine = [s for s in found if in_shard(s.submission_id, shard)]
@@ -351,7 +222,7 @@ def _grade_found(found: list[Submission], *, course: Course, assignment: str, fo
     rejected = [s for s in todo if not s.gradable]
     gradable = [s for s in todo if s.gradable]
     n_workers = plan_workers(limits=course.limits, cores=os.cpu_count() or 1,
-                             memory_mb=_available_memory_mb(), gpu_slots=gpu_slots,
+                             memory_mb=available_memory_mb(), gpu_slots=gpu_slots,
                              pending=len(gradable), requested=workers)
     report = BatchReport(assignment, folder, n_workers, len(mine), skipped=skipped, stale=stale)
     clock = {"start": 0.0, "graded": 0}
@@ -379,33 +250,19 @@ def _grade_found(found: list[Submission], *, course: Course, assignment: str, fo
         finished(sub, sub.rejected(assignment))
     clock["start"] = time.monotonic()
     try:
-        if n_workers == 1 or len(gradable) <= 1:
-            for sub in gradable:
-                finished(sub, _grade(grade_one, sub, course, assignment, require_sandbox))
-        else:
-            _run_pool(gradable, n_workers, grade_one, course, assignment, require_sandbox,
-                      finished)
+        if grade_one is not None and (n_workers == 1 or len(gradable) <= 1):
+            for sub in gradable:  # a grader given by the caller (tests): in this process
+                finished(sub, grade_safely(grade_one, sub, course, assignment,
+                                                require_sandbox))
+        elif gradable:
+            _run_workers(gradable, n_workers, grade_one, course, assignment, require_sandbox,
+                         finished)
     except KeyboardInterrupt:
         report.interrupted = True
 
     report.results = _team_checks(roster, spec.team_size, folder)
-    _summarise(report, {s.submission_id for s in mine})
+    summarise(report, {s.submission_id for s in mine})
     return report
-
-
-def _summarise(report: BatchReport, ids: set[str]) -> None:
-    """What the summary must name, over every submission of the shard (not only this run's)."""
-    for result in report.results:
-        if result.submission_id not in ids:
-            continue
-        if result.status != SubmissionStatus.GRADED:
-            report.not_graded[result.submission_id] = (
-                f"{result.status}: {result.reason}" if result.reason else result.status)
-        for flag in result.flags:
-            if flag.code == "late":
-                report.late[result.submission_id] = flag.message
-            elif flag.code == TIME_UNVERIFIED:
-                report.untimed.append(result.submission_id)
 
 
 def _roster(course: Course) -> Roster:
@@ -462,49 +319,38 @@ def _move_stale(folder: Path, existing: dict[str, SubmissionResult], found: set[
     return moved
 
 
-def _run_pool(subs: list[Submission], n_workers: int, grade_one: GradeOne, course: Course,
-              assignment: str, require_sandbox: bool,
-              finished: Callable[[Submission, SubmissionResult], None]) -> None:
-    # spawn: a fresh interpreter per worker; forking a process that holds threads and kernel
-    # sockets is unsafe.
-    context = multiprocessing.get_context("spawn")
+def _run_workers(subs: list[Submission], n_workers: int, grade_one: GradeOne | None,
+                 course: Course, assignment: str, require_sandbox: bool,
+                 finished: Callable[[Submission, SubmissionResult], None]) -> None:
+    """Each submission in a fork of one prepared process (workers.py), n_workers at a time."""
+    from .workers import Workers, WorkersGone
+
     pending = list(reversed(subs))
     while pending:
-        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=context,
-                                       initializer=_worker_start)
-        running: dict[Future, Submission] = {}
-        try:
-            while pending or running:
-                while pending and len(running) < n_workers:
-                    sub = pending.pop()
-                    running[executor.submit(_grade, grade_one, sub, course, assignment,
-                                            require_sandbox)] = sub
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    sub = running.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        # A worker died (out of memory, killed): this submission is an error
-                        # retried next run; the others are requeued in a new pool.
-                        result = _broken(sub, assignment)
-                    finished(sub, result)
-        except BrokenProcessPool:
-            for sub in running.values():
-                finished(sub, _broken(sub, assignment))
-        except BaseException:
-            _stop(executor)
-            raise
-        else:
-            executor.shutdown(wait=True)
-            continue
-        executor.shutdown(wait=False, cancel_futures=True)
+        with Workers(course=course, assignment=assignment, require_sandbox=require_sandbox,
+                     grade_one=grade_one) as workers:
+            try:
+                while pending or workers.running:
+                    while pending and len(workers.running) < n_workers:
+                        workers.submit(pending.pop())
+                    sub, outcome = workers.next()
+                    if outcome.raised is not None:
+                        raise outcome.raised  # the machine's or the course's problem
+                    finished(sub, outcome.result if outcome.result is not None
+                             else _broken(sub, assignment, outcome.died))
+            except WorkersGone:
+                # Their parent died (out of memory, killed): the submissions in flight are
+                # errors retried next run; the others go to new workers.
+                for sub in list(workers.running.values()):
+                    finished(sub, _broken(sub, assignment, "its workers' parent died"))
+                workers.running.clear()
 
 
-def _broken(sub: Submission, assignment: str) -> SubmissionResult:
+def _broken(sub: Submission, assignment: str, why: str = "") -> SubmissionResult:
+    reason = "the grading worker died" + (f": {why}" if why else "")
     result = SubmissionResult(assignment=assignment, submission_id=sub.submission_id,
-                              status=SubmissionStatus.ERROR, reason="the grading worker died")
-    result.flag(GRADER_ERROR, "the grading worker died; retried on the next run")
+                              status=SubmissionStatus.ERROR, reason=reason)
+    result.flag(GRADER_ERROR, f"{reason}; retried on the next run")
     return result
 
 
@@ -519,7 +365,7 @@ def _team_checks(roster: Roster, team_size: int, folder: Path) -> list[Submissio
     return results
 
 
-def _available_memory_mb() -> float:
+def available_memory_mb() -> float:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):

@@ -111,15 +111,20 @@ class Cgroup:
                 out.update(int(x) for x in Path(f).read_text().split())
         return sorted(out)
 
-    def kill_all(self) -> None:
-        for _ in range(40):
+    def kill_all(self, patience: float = 2.0) -> None:
+        """SIGKILL every process in the cgroup until none is left (or `patience` has passed).
+
+        Killed processes leave within milliseconds: look again soon, then less often."""
+        deadline, pause = time.monotonic() + patience, 0.001
+        while True:
             pids = self.pids()
-            if not pids:
+            if not pids or time.monotonic() > deadline:
                 return
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def close(self) -> None:
         """Kill every process left in the cgroup, then remove it."""

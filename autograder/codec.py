@@ -155,7 +155,7 @@ class Handle:
     chunks), `next`, `isinstance` (against the student's classes: asked to the kernel; against
     the judge's own library classes: by the names of the kernel's MRO). What would trust the
     object is refused: comparison, hashing, truth value, conversion to numbers or arrays, copies.
-    Set up by the judge with a `link` that performs remote operations (see judge.KernelLink).
+    Set up by the judge with a `link` that performs remote operations (see link.KernelLink).
     """
 
     __slots__ = ("_id", "_type", "_link", "_mro", "_class_mro", "_label", "_gen", "_buffer",

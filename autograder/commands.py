@@ -114,7 +114,8 @@ def run_grade_one(args: argparse.Namespace) -> int:
 
 def run_grade(args: argparse.Namespace) -> int:
     from . import gpu
-    from .batch import grade_batch, parse_shard, summary_lines
+    from .batch import grade_batch, parse_shard
+    from .batch_report import summary_lines
     from .feedback import write_batch_feedback
     from .terminal import ProgressDisplay, relative
 

@@ -7,7 +7,7 @@ message and an exit status in one place (cli.exit_code_for):
   SubmissionError (one submission, which becomes a `rejected` result, never a stopped batch);
 - what this machine lacks: SandboxUnavailable, GpuUnavailable, KernelError and its kinds;
 - what a test cell meets in the judge (JudgeError): the student's kernel did not answer as the
-  test asked. judge.explain turns each into the question's message; none ever stops a batch.
+  test asked. scoring.explain turns each into the question's message; none ever stops a batch.
 
 Some keep a builtin base as well, where the code that catches them expects one: KernelError is a
 RuntimeError (as nbclient's DeadKernelError), NotAttempted a NotImplementedError (a test's
@@ -126,7 +126,7 @@ class NoFreeUid(KernelStartError):
 
 class JudgeError(AutograderError):
     """A test cell asked the student's kernel for something it did not give; the question's
-    result says why (judge.explain)."""
+    result says why (scoring.explain)."""
 
 
 class StudentError(JudgeError):

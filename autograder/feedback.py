@@ -23,7 +23,7 @@ from .results import (
 from .titles import headings_above, question_titles
 
 if TYPE_CHECKING:
-    from .batch import BatchReport
+    from .batch_report import BatchReport
 
 # Flags a pair should read; the others (two teams, grader errors, sandbox level) are for staff.
 STUDENT_FLAGS = {

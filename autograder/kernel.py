@@ -143,18 +143,26 @@ class Kernel:
                                             and msg.kind == "kernel_info_reply")
 
     def close(self) -> None:
-        if self.box is not None:
-            peak = self.box.peak_memory_mb()
+        box = self.stop()
+        if box is not None:
+            box.close()
+
+    def stop(self) -> sandbox.SandboxProcess | None:
+        """Kill the kernel and record what its sandbox says (peak memory, OOM): the facts of
+        the result. Returns the sandbox, whose teardown (cgroup, mounts, folders) is the
+        caller's to finish, at once (close) or once the result is out."""
+        box, self.box = self.box, None
+        if box is not None:
+            peak = box.peak_memory_mb()
             if peak is not None:
                 self.peak_memory_mb = max(self.peak_memory_mb or 0.0, peak)
-            self.oom_killed = self.oom_killed or self.box.oom_killed()
+            self.oom_killed = self.oom_killed or box.oom_killed()
+            box.kill()
         for channel in self.channels.values():
             self.received += channel.received
             channel.close()
         self.channels = {}
-        if self.box is not None:
-            self.box.close()
-            self.box = None
+        return box
 
     def restart(self) -> None:
         self.close()

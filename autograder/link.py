@@ -202,7 +202,7 @@ class KernelLink:
         if withheld(message, self.hidden_code):
             text = "[text withheld: it holds hidden test code]"
         tb = payload.get("traceback")
-        # Read by judge.explain: where the student's code raised, and what a student may see.
+        # Read by scoring.explain: where the student's code raised, and what a student may see.
         exc.autograder_where = what or "your code"  # type: ignore[attr-defined]
         exc.autograder_text = text  # type: ignore[attr-defined]
         exc.autograder_traceback = tb[-4000:] if isinstance(tb, str) else ""  # type: ignore[attr-defined]

@@ -220,6 +220,11 @@ class SandboxProcess:
         with os.fdopen(fd, errors="replace") as fh:
             return fh.read(500)
 
+    def kill(self) -> None:
+        """SIGKILL the sandbox's first process now (its cage follows it); close() frees the rest."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            self.process.kill()
+
     def close(self) -> None:
         """Kill the kernel and everything it started, then free what the sandbox held."""
         self._stack.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import fcntl
 import importlib.util
 import json
 import os
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,8 +32,9 @@ from .config import Limits
 from .errors import TemplateError
 
 TEMPLATE_SCRIPT = Path(__file__).with_name("template.py")
+START_S = 120  # the template's imports (torch) on a loaded machine
 # Imported once by the template, so kernels start with them loaded (CUDA stays uninitialised).
-PRELOAD = ("ipykernel.kernelapp", "numpy", "torch")
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.completerlib", "numpy", "torch")
 
 
 class Watched(Protocol):
@@ -39,6 +43,8 @@ class Watched(Protocol):
     pid: int
 
     def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
 
 
 def from_template(cage: Cage, stack: ExitStack) -> ForkedProcess:
@@ -129,14 +135,18 @@ class ForkedProcess:
 
 
 class Template:
-    """The pre-imported template process of this grader process (one per pid and thread count).
+    """The pre-imported template process of this grader (one per thread count).
 
-    `with Template(threads) as t:` or `Template.get(threads)`, shut down when the grader exits
-    (atexit). Its stdin is its lifeline: when the grader is gone, even killed, the template
-    reads end-of-file and dies, and every cage it forked dies with it (template.py).
+    `with Template(threads) as t:` or `Template.get(threads)`, shut down when the process that
+    started it exits (atexit). Its stdin is its lifeline: when the grader is gone, even killed,
+    the template reads end-of-file and dies, and every cage it forked dies with it (template.py).
+
+    Processes forked from the one that started it (a batch's grading forks) use it too: each
+    request and its answer go through the shared pipes under a lock held across processes, and
+    each answer names its request, so an answer left by a fork that died is never taken.
     """
 
-    _instances: dict[tuple[int, int], Template] = {}
+    _instances: dict[int, Template] = {}
     _guard = threading.Lock()
     _at_exit = False
 
@@ -144,21 +154,21 @@ class Template:
         env = kernel_env(Limits(), threads)
         del env["CUDA_VISIBLE_DEVICES"]  # each kernel gets its own after the fork
         preload = [m for m in PRELOAD if importlib.util.find_spec(m.split(".")[0]) is not None]
+        self.owner = os.getpid()
         # -I: no script folder, user site or PYTHON* variables; the template holds no grader code.
         self.process = subprocess.Popen(
             [sys.executable, "-I", str(TEMPLATE_SCRIPT), *preload], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd="/",
-            start_new_session=True, text=True, bufsize=1)
+            start_new_session=True, bufsize=0)
+        # The template's lifeline, and its orders; its answers, read unbuffered (see _read).
         assert self.process.stdin is not None and self.process.stdout is not None  # pipes
-        self.stdin: IO[str] = self.process.stdin  # the template's lifeline, and its orders
-        self.stdout: IO[str] = self.process.stdout
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
         self.lock = threading.Lock()
-        try:
-            if "ready" not in self._read(timeout=120):
-                raise TemplateError("the kernel template did not start")
-        except BaseException:
-            self.shutdown()
-            raise
+        self._lines = b""  # read from the template, not yet a whole line
+        self._lock_file = tempfile.TemporaryFile()  # noqa: SIM115 - lockf'd by every user
+        self._ready = False
+        self._requests = 0
 
     def __enter__(self) -> Template:
         return self
@@ -168,21 +178,30 @@ class Template:
 
     @classmethod
     def get(cls, threads: int) -> Template:
-        key = (os.getpid(), threads)
         with cls._guard:
-            template = cls._instances.get(key)
-            if template is None or template.process.poll() is not None:
+            template = cls._instances.get(threads)
+            if template is None or not template.alive():
                 if not cls._at_exit:
                     atexit.register(cls.shutdown_all)
                     cls._at_exit = True
-                template = cls._instances[key] = cls(threads)
+                template = cls._instances[threads] = cls(threads)
             return template
 
     @classmethod
     def shutdown_all(cls) -> None:
         with cls._guard:
-            for key in [k for k in cls._instances if k[0] == os.getpid()]:
-                cls._instances.pop(key).shutdown()
+            for threads in [k for k, t in cls._instances.items() if t.owner == os.getpid()]:
+                cls._instances.pop(threads).shutdown()
+
+    def alive(self) -> bool:
+        if self.owner == os.getpid():
+            return self.process.poll() is None
+        # Not our child (we are a fork of its owner): ask the system, not waitpid.
+        try:
+            os.kill(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
     def shutdown(self) -> None:
         """Close the lifeline: the template and any cage still running from it exit."""
@@ -196,21 +215,49 @@ class Template:
             self.process.wait()
         with contextlib.suppress(OSError):
             self.stdout.close()
+        self._lock_file.close()
 
     def _read(self, timeout: float) -> dict[str, Any]:
-        if not select.select([self.stdout], [], [], timeout)[0]:
-            raise TemplateError("the kernel template did not answer")
-        line = self.stdout.readline()
-        if not line:
-            raise TemplateError("the kernel template exited")
+        """The template's next line (read from its pipe unbuffered: select sees all there is)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.stdout], [], [], left)[0]:
+                raise TemplateError("the kernel template did not answer")
+            chunk = os.read(self.stdout.fileno(), 4096)
+            if not chunk:
+                raise TemplateError("the kernel template exited")
+            self._lines += chunk
+        line, self._lines = self._lines.split(b"\n", 1)
         answer: dict[str, Any] = json.loads(line)
         return answer
 
     def spawn(self, spec: dict[str, Any]) -> int:
-        with self.lock:
+        """Fork a cage from the template; its pid. The first answer waits for the template's
+        imports (it reads no request before them)."""
+        self._requests += 1
+        request = f"{os.getpid()}.{self._requests}"
+        with self.lock, _held(self._lock_file):
             try:
-                self.stdin.write(json.dumps(spec) + "\n")
-                self.stdin.flush()
+                data = memoryview(json.dumps({**spec, "request": request}).encode() + b"\n")
+                while data:
+                    data = data[self.stdin.write(data) or 0:]
             except OSError as exc:
                 raise TemplateError(f"the kernel template is gone ({exc.strerror})") from None
-            return int(self._read(timeout=30)["pid"])
+            while True:  # past its "ready" line, and answers to forks that died waiting
+                answer = self._read(timeout=30 if self._ready else START_S)
+                if answer.get("request") == request:
+                    self._ready = True
+                    return int(answer["pid"])
+
+
+@contextlib.contextmanager
+def _held(lock_file: IO[bytes]) -> Iterator[None]:
+    """An exclusive lock of the template's pipes, across the processes that share them (POSIX
+    record locks belong to a process, so forks holding the same file still exclude each other;
+    a process that dies releases its lock)."""
+    fcntl.lockf(lock_file, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.lockf(lock_file, fcntl.LOCK_UN)

@@ -1,7 +1,8 @@
 """A pre-imported kernel template, forked into each new sandbox: `import torch` is paid once.
 
 Run as its own process by the grader (sandbox.Template), as root, never with student code in it:
-it imports ipykernel, numpy and torch (CUDA not initialised), then waits for requests on stdin.
+it imports ipykernel, numpy and torch (CUDA not initialised) and loads the agent every kernel
+gets (agent.py), then waits for requests on stdin.
 For each, it forks; the child builds the same cage bubblewrap builds — new mount, pid, network,
 IPC, UTS and cgroup namespaces, a fresh root of read-only binds and sized tmpfs mounts,
 pivot_root, the old root detached — joins the submission's cgroup, sets rlimits, drops to the
@@ -13,7 +14,8 @@ Every process of a cage dies with the grader, as under bubblewrap's --die-with-p
 template with its stdin, the rest by the parent-death signal, armed again after each change of
 uid (which clears it).
 
-This file imports nothing from the package: the child must carry no grader state into the cage.
+This file imports nothing from the package and loads only agent.py, the code every kernel gets
+anyway: the child must carry no grader state into the cage.
 """
 
 import ctypes
@@ -269,6 +271,23 @@ def probe(uid):
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
+AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.py")
+AGENT_MODULE = "_autograder_agent"
+
+
+def load_agent():
+    """The judge's agent in the kernel (agent.py, the kernel-side code the grader ships into
+    every kernel; it holds nothing of the grader), loaded once here as the kernel's first cell
+    would load it: each kernel forked from here starts with it, pristine."""
+    import types
+
+    with open(AGENT, encoding="utf-8") as fh:
+        source = fh.read()
+    module = types.ModuleType(AGENT_MODULE)
+    exec(compile(source, "<autograder agent>", "exec"), module.__dict__)  # noqa: S102
+    sys.modules[AGENT_MODULE] = module
+
+
 def serve():
     """Requests on stdin (one JSON object a line), the forked child's pid on stdout.
 
@@ -277,6 +296,7 @@ def serve():
     """
     for name in sys.argv[1:]:
         __import__(name)
+    load_agent()
     signal.signal(signal.SIGCHLD, lambda *_: _reap())
     out = sys.stdout
     me = os.getpid()
@@ -289,7 +309,7 @@ def serve():
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sandbox_child(spec, me)
             os._exit(111)
-        out.write(json.dumps({"pid": pid}) + "\n")
+        out.write(json.dumps({"pid": pid, "request": spec.get("request")}) + "\n")
         out.flush()
     os._exit(0)
 

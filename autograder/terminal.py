@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .results import SubmissionStatus
 
 if TYPE_CHECKING:
-    from .batch import BatchProgress
+    from .batch_report import BatchProgress
     from .gradebook import Gradebook
     from .moodle import FillReport
     from .release import ReleaseResult
@@ -78,7 +78,7 @@ class ProgressDisplay:
             self.bar.__exit__(*exc)
 
     def __call__(self, event: BatchProgress) -> None:
-        from .batch import shorten
+        from .batch_report import shorten
 
         if event.result is None:
             self._say(f"{self.assignment}: {event.total} submissions, {event.skipped} already "

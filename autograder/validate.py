@@ -431,9 +431,9 @@ class _Runner:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            from .batch import _worker_start
+            from .workers import die_with_parent
 
-            self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+            self.pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
                                             mp_context=multiprocessing.get_context("spawn"))
 
     def run(self, jobs: list[_Job], done: Callable[[_Job, SubmissionResult], None]) -> None:
@@ -454,10 +454,10 @@ class _Runner:
 
 
 def default_workers(course: Course, jobs: int) -> int:
-    from .batch import _available_memory_mb, plan_workers
+    from .batch import available_memory_mb, plan_workers
 
     return plan_workers(limits=course.limits, cores=os.cpu_count() or 1,
-                        memory_mb=_available_memory_mb(), pending=max(1, jobs))
+                        memory_mb=available_memory_mb(), pending=max(1, jobs))
 
 
 def validate_assignment(*, course: Course, assignment: str, require_sandbox: bool = True,

@@ -3,23 +3,28 @@
 Default mode: a batch of N submissions (correct, partial, broken, unanswered) generated from one
 assignment's source notebook is graded, alternately, by
 
-  ours      `autograder grade HW SUBS --force --out FRESH` (the real CLI, sandbox on, its pool),
+  ours      `python -m autograder.cli grade HW SUBS --force --out FRESH` of this checkout (the
+            real command, sandbox and judge on), and with --baseline REV the same command of an
+            earlier revision (`git archive REV`), so before and after are measured in one run;
   theirs    `nbgrader autograde HW` in a throwaway nbgrader course built from the same source
             notebook (nbgrader's format), on the same submitted notebooks,
 
 and the floor is measured in the same run: nbclient executing the same notebooks one after the
-other in plain local kernels (no sandbox, no judge, no hidden tests). The grader's peak RSS is
-sampled from /proc while it runs (its own processes only, kernels aside: see `ProcessSampler`).
+other in plain local kernels (no sandbox, no judge, no hidden tests). The load average is
+printed with every timed run (the machine is shared). The grader's memory is sampled from /proc
+while it runs: PSS and RSS summed over its own processes, the kernel template apart (procmem.py).
 
 nbgrader has no `check`, `reference` or `in_kernel`: the hidden parts of the test cells that use
 them fail under nbgrader, so its points mean nothing here; only its time is compared.
 
+`--workers-sweep 1,2,4,8`: the grader's memory on the batch at each number of workers.
 `--light N`: N light submissions of a tiny numpy-only assignment, graded once, to show the
-grader's memory against the batch size (peak RSS when 10%, 100, ..., N results exist), then a
+grader's memory against the batch size (peak PSS when 10%, 100, ..., N results exist), then a
 gradebook of 1,000 students (generated roster, 500 fake pair results) timed in-process.
 
-    python bench/grade_vs_nbgrader.py                      # 20 submissions, 2 rounds each
+    python bench/grade_vs_nbgrader.py --n 20 --rounds 2 --baseline 45feaa5
     python bench/grade_vs_nbgrader.py --n 20 --rounds 2 --assignment hw1_features
+    python bench/grade_vs_nbgrader.py --workers-sweep 1,2,4,8 --skip-nbgrader --skip-floor
     python bench/grade_vs_nbgrader.py --light 1000         # memory over the batch, gradebook
 """
 
@@ -34,8 +39,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,6 +52,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from procmem import ProcessSampler  # noqa: E402
 
 from autograder.config import Assignment, load_course  # noqa: E402
 from autograder.notebook import nbgrader_metadata  # noqa: E402
@@ -66,7 +73,6 @@ def _script(name: str) -> str:
     return str(here) if here.exists() else (shutil.which(name) or name)
 
 
-AUTOGRADER = [_script("autograder")]
 NBGRADER = [_script("nbgrader")]
 SMALL = "mlp_small"
 
@@ -248,123 +254,6 @@ def make_batch(course: Course, out: Path, n: int) -> list[Path]:
     return paths
 
 
-# ---------------------------------------------------------------- the grader's own memory
-
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, session id) from /proc/<pid>/stat."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces
-    return int(fields[1]), int(fields[3])
-
-
-def _status_kb(pid: int, keys=("VmRSS", "VmHWM")) -> dict[str, int]:
-    found = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in keys:
-                found[key] = int(value.split()[0])
-    except (OSError, ValueError):
-        pass
-    return found
-
-
-@dataclass
-class Sample:
-    t: float  # seconds since the start
-    rss_mb: float  # sum of VmRSS over the grader's own processes
-    processes: int
-    done: int  # result files written so far
-
-
-@dataclass
-class ProcessSampler:
-    """Samples, every `period` s, the memory of the grader's own processes.
-
-    The grader is started in a session of its own (start_new_session). Its own processes are
-    its descendants in that same session: the main process, the pool's spawned workers and
-    multiprocessing's helpers. Kernels are not counted: every sandbox (bwrap, or the kernel
-    template and the kernels it forks) is started with start_new_session=True by
-    autograder/starts.py, so it leaves the grader's session; a descendant in another session is
-    kernel-side and its subtree is skipped. Per process, the kernel's own peak (VmHWM) is kept
-    as last seen; the peak of the *sum* of VmRSS is sampled (processes peak at different times).
-    """
-
-    root: int
-    period: float = 0.1
-    count_done: callable = lambda: 0
-    samples: list[Sample] = field(default_factory=list)
-    hwm_kb: dict[int, int] = field(default_factory=dict)  # pid -> last VmHWM seen
-    names: dict[int, str] = field(default_factory=dict)
-    kernel_side_max: int = 0  # processes in other sessions below the grader, at once
-
-    def __post_init__(self):
-        self._stop = threading.Event()
-        self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _tree(self) -> tuple[list[int], int]:
-        children: dict[int, list[int]] = {}
-        session: dict[int, int] = {}
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                st = _stat(int(entry.name))
-                if st:
-                    children.setdefault(st[0], []).append(int(entry.name))
-                    session[int(entry.name)] = st[1]
-        own, others, stack = [], 0, [self.root]
-        root_sid = session.get(self.root)
-        while stack:
-            pid = stack.pop()
-            if pid != self.root and session.get(pid) != root_sid:
-                others += 1  # kernel side: not the grader's memory, nor its children
-                continue
-            own.append(pid)
-            stack.extend(children.get(pid, []))
-        return own, others
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            own, others = self._tree()
-            total = 0
-            for pid in own:
-                mem = _status_kb(pid)
-                total += mem.get("VmRSS", 0)
-                if "VmHWM" in mem:
-                    self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), mem["VmHWM"])
-                    if pid not in self.names:
-                        try:
-                            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                            self.names[pid] = " ".join(a.decode() for a in cmd[1:4])[:60]
-                        except OSError:
-                            self.names[pid] = "?"
-            self.kernel_side_max = max(self.kernel_side_max, others)
-            self.samples.append(Sample(time.perf_counter() - self._started, total / 1024,
-                                       len(own), self.count_done()))
-            self._stop.wait(self.period)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_sum_mb(self) -> float:
-        return max((s.rss_mb for s in self.samples), default=0.0)
-
-    @property
-    def peak_process_mb(self) -> float:
-        return max(self.hwm_kb.values(), default=0) / 1024
-
-    def peak_until(self, done: int) -> float:
-        """Peak of the sampled sum until `done` results existed."""
-        seen = [s.rss_mb for s in self.samples if s.done <= done]
-        return max(seen, default=0.0)
-
-
 # ---------------------------------------------------------------- the three graders
 
 @dataclass
@@ -374,15 +263,43 @@ class Run:
     extra: dict = field(default_factory=dict)
 
 
-def run_ours(course: Course, subs: Path, work: Path, tag: str, n: int) -> Run:
+@dataclass(frozen=True)
+class Checkout:
+    """A tree of the package to run the command from: this checkout, or a revision's."""
+
+    label: str
+    tree: Path
+
+
+def baseline_checkout(rev: str, work: Path) -> Checkout:
+    """`git archive REV` of this repository, unpacked under work/."""
+    into = work / f"baseline-{rev}"
+    into.mkdir(parents=True)
+    archive = into / "src.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "src", filter="data")
+    described = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", rev],
+                               capture_output=True, text=True).stdout.strip()
+    return Checkout(f"baseline {described}", into / "src")
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def run_ours(course: Course, subs: Path, work: Path, tag: str, n: int,
+             checkout: Checkout) -> Run:
     out, feedback = work / f"results-{tag}", work / f"feedback-{tag}"
     folder = out / course.assignment
-    cmd = [*AUTOGRADER, "--course", str(course.toml), "grade", course.assignment, str(subs),
-           "--force", "--out", str(out), "--feedback", str(feedback)]
+    cmd = [sys.executable, "-m", "autograder.cli", "--course", str(course.toml), "grade",
+           course.assignment, str(subs), "--force", "--out", str(out), "--feedback",
+           str(feedback)]
     log = open(work / f"ours-{tag}.log", "w")
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            cwd=course.root)
+                            cwd=course.root, env={**os.environ, "PYTHONPATH": str(checkout.tree)})
     sampler = ProcessSampler(proc.pid, count_done=lambda: _count(folder))
     rc = proc.wait()
     wall = time.perf_counter() - started
@@ -394,7 +311,7 @@ def run_ours(course: Course, subs: Path, work: Path, tag: str, n: int) -> Run:
     results = [read_result(p) for p in sorted(folder.glob("*.json"))]
     if len(results) != n:
         raise SystemExit(f"autograder grade wrote {len(results)} results for {n} submissions")
-    return Run("autograder", wall, {"sampler": sampler, "results": results,
+    return Run("autograder", wall, {"sampler": sampler, "results": results, "load": load,
                                     "log": (work / f"ours-{tag}.log").read_text()})
 
 
@@ -440,13 +357,14 @@ def run_nbgrader(template: Path, work: Path, tag: str, n: int) -> Run:
     (root / "nbgrader_config.py").write_text(
         (root / "nbgrader_config.py").read_text().replace(str(template), str(root)))
     hw = next(p.name for p in (root / "source").iterdir())
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     _nbgrader(["autograde", hw], root, log=work / f"nbgrader-{tag}.log")
     wall = time.perf_counter() - started
     graded = list((root / "autograded").glob(f"*/{hw}/{hw}.ipynb"))
     if len(graded) != n:
         raise SystemExit(f"nbgrader autograded {len(graded)} of {n}; see {work}/nbgrader-{tag}.log")
-    return Run("nbgrader", wall)
+    return Run("nbgrader", wall, {"load": load})
 
 
 def run_floor(notebooks: list[Path]) -> Run:
@@ -455,11 +373,12 @@ def run_floor(notebooks: list[Path]) -> Run:
     with open(os.devnull, "w") as null:
         os.dup2(null.fileno(), 2)  # the kernels inherit stderr: their TCP warning, per kernel
     try:
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True).execute()
-        return Run("floor", time.perf_counter() - started)
+        return Run("floor", time.perf_counter() - started, {"load": load})
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -497,10 +416,14 @@ def compare(args) -> None:
     print(f"machine: {machine()}")
     print(f"commit:  {_git()}")
     print(f"work dir: {work}")
+    checkouts = [Checkout("this checkout", ROOT)]
+    if args.baseline:
+        checkouts.append(baseline_checkout(args.baseline, work))
     starts = args.kernel_start.split(",") if args.kernel_start else [None]
     base = make_course(work / "course", args.assignment, args.n, kernel_start=None,
                        workers=args.workers)
-    courses = {start: _variant(base, start) for start in starts}
+    variants = [(f"{c.label}{f', {s}' if s else ''}", c, _variant(base, s))
+                for c in checkouts for s in starts]
     subs = work / "submissions"
     notebooks = make_batch(base, subs, args.n)
     kinds = {k: sum(1 for p in notebooks if p.parent.name.endswith(k)) for k in dict.fromkeys(KINDS)}
@@ -510,23 +433,23 @@ def compare(args) -> None:
                                                                 notebooks)
     # Warm the page cache (torch's files) once for all, untimed.
     run_floor(notebooks[:1])
-    ours: dict[str | None, list[Run]] = {start: [] for start in starts}
+    ours: dict[str, list[Run]] = {label: [] for label, _, _ in variants}
     theirs, floors = [], []
     for r in range(args.rounds):  # alternate, so the shared machine's drift hits all alike
-        print(f"round {r + 1}/{args.rounds}:", end="", flush=True)
-        for start, course in courses.items():
-            print(f" autograder{f' ({start})' if start else ''} ...", end="", flush=True)
-            ours[start].append(run_ours(course, subs, work, f"r{r}-{start or 'default'}", args.n))
-            print(f" {ours[start][-1].wall_s:.1f} s;", end="", flush=True)
+        print(f"round {r + 1}/{args.rounds}:", flush=True)
+        for i, (label, checkout, course) in enumerate(variants):
+            run = run_ours(course, subs, work, f"r{r}-{i}", args.n, checkout)
+            ours[label].append(run)
+            print(f"   autograder ({label}): {run.wall_s:.1f} s ({_load()} at its start: "
+                  f"{run.extra['load']:.1f})", flush=True)
         if nbg:
-            print(" nbgrader ...", end="", flush=True)
             theirs.append(run_nbgrader(nbg, work, f"r{r}", args.n))
-            print(f" {theirs[-1].wall_s:.1f} s;", end="", flush=True)
+            print(f"   nbgrader: {theirs[-1].wall_s:.1f} s (load at its start "
+                  f"{theirs[-1].extra['load']:.1f})", flush=True)
         if not args.skip_floor:
-            print(" floor (nbclient) ...", end="", flush=True)
             floors.append(run_floor(notebooks))
-            print(f" {floors[-1].wall_s:.1f} s", end="", flush=True)
-        print()
+            print(f"   floor (nbclient): {floors[-1].wall_s:.1f} s (load at its start "
+                  f"{floors[-1].extra['load']:.1f})", flush=True)
     print()
     print(f"== {args.n} submissions of {args.assignment}, {args.rounds} round(s), medians; "
           f"load average now {os.getloadavg()[0]:.1f} ==")
@@ -539,8 +462,10 @@ def compare(args) -> None:
         f = _median(floors)
         print(f"floor, bare nbclient (sequential):  {f:7.1f} s  {60 * args.n / f:6.1f} "
               f"submissions/min   {f / args.n:.2f} s per notebook")
-    for start in starts:
-        report(args, start, ours[start], theirs, floors)
+    for label, _, _ in variants:
+        report(args, label, ours[label], theirs, floors)
+    if args.workers_sweep:
+        sweep(args, variants, subs, work)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -559,8 +484,7 @@ def _median(runs: list[Run]) -> float:
     return statistics.median(r.wall_s for r in runs)
 
 
-def report(args, start: str | None, ours: list[Run], theirs: list[Run],
-           floors: list[Run]) -> None:
+def report(args, label: str, ours: list[Run], theirs: list[Run], floors: list[Run]) -> None:
     n = args.n
     o = _median(ours)
     results = ours[-1].extra["results"]
@@ -572,28 +496,41 @@ def report(args, start: str | None, ours: list[Run], theirs: list[Run],
     workers = int(found.group(1)) if found else 1
     engine_s = statistics.mean(res.runtime_s for res in results)
     sandboxes = "/".join(sorted({res.sandbox for res in results}))
-    print(f"-- autograder grade, kernel_start {start or '(course default)'}: sandbox {sandboxes}, "
-          f"{workers} workers")
+    print(f"-- autograder grade, {label}: sandbox {sandboxes}, {workers} workers")
     print(f"   wall {o:.1f} s  ({', '.join(f'{r.wall_s:.1f}' for r in ours)}), "
           f"{60 * n / o:.1f} submissions/min   ({', '.join(f'{v} {k}' for k, v in statuses.items())};"
           f" points seen {points})")
     if theirs:
-        print(f"   throughput autograder / nbgrader: {_median(theirs) / o:.2f}x   (target >= 3x)")
-    if floors:
-        per_floor = _median(floors) / n
-        per_slot = o * workers / n
-        print(f"   per submission: {per_slot:.2f} s of a worker slot (wall x workers / N), "
-              f"{engine_s:.2f} s engine time (mean runtime_s); floor {per_floor:.2f} s")
-        print(f"   overhead above the floor: {per_slot - per_floor:+.2f} s "
-              f"({(per_slot - per_floor) / per_floor:+.0%}) per worker slot, "
-              f"{engine_s - per_floor:+.2f} s ({(engine_s - per_floor) / per_floor:+.0%}) "
-              f"by engine time   (target <= +15%)")
-    s = max((r.extra["sampler"] for r in ours), key=lambda p: p.peak_sum_mb)
-    print(f"   grader peak RSS (its own processes, kernels aside): {s.peak_sum_mb:.0f} MB summed over"
-          f" {max(x.processes for x in s.samples)} processes; largest single process "
-          f"{s.peak_process_mb:.0f} MB (VmHWM)")
-    for pid, kb in sorted(s.hwm_kb.items(), key=lambda kv: -kv[1])[:4]:
-        print(f"      pid {pid:>7} VmHWM {kb / 1024:6.0f} MB  {s.names.get(pid, '')}")
+        print(f"   throughput autograder / nbgrader: {_median(theirs) / o:.2f}x   (target >= 10x)")
+    per_slot = o * workers / n
+    print(f"   per submission: {per_slot:.2f} s of a worker slot (wall x workers / N), "
+          f"{engine_s:.2f} s engine time (mean runtime_s)"
+          + (f"; floor {_median(floors) / n:.2f} s" if floors else ""))
+    s = max((r.extra["sampler"] for r in ours), key=lambda p: p.peak_pss_mb)
+    print(f"   grader memory (its own processes, kernels aside): peak PSS {s.peak_pss_mb:.0f} MB "
+          f"summed (RSS {s.peak_rss_mb:.0f} MB) over up to {s.most_processes} processes; "
+          f"kernel template {s.peak_template_mb:.0f} MB PSS ({len(s.templates)} seen)")
+    for pid, mb, name in s.top(4):
+        print(f"      pid {pid:>7} PSS {mb:6.0f} MB  {name}")
+
+
+def sweep(args, variants, subs: Path, work: Path) -> None:
+    """The grader's memory on the same batch with 1, 2, 4, ... workers, each variant."""
+    counts = [int(x) for x in args.workers_sweep.split(",")]
+    print(f"\n== memory by number of workers ({args.n} submissions, one run each) ==")
+    for label, checkout, course in variants:
+        line = []
+        for count in counts:
+            toml = course.toml.with_name(f"{course.toml.stem}-w{count}.toml")
+            toml.write_text(re.sub(r"workers = \d+\n", "", course.toml.read_text()).replace(
+                "[grading]\n", f"[grading]\nworkers = {count}\n"), encoding="utf-8")
+            run = run_ours(replace(course, toml=toml), subs, work, f"w{count}-{label[:4]}",
+                           args.n, checkout)
+            s = run.extra["sampler"]
+            line.append(f"{count}: {s.peak_pss_mb:.0f} MB PSS ({s.peak_rss_mb:.0f} RSS; "
+                        f"template {s.peak_template_mb:.0f} x {len(s.templates)}; "
+                        f"{run.wall_s:.1f} s, {_load()})")
+        print(f"{label}:\n   " + "\n   ".join(line))
 
 
 # ---------------------------------------------------------------- --light: memory and gradebook
@@ -604,24 +541,29 @@ def light(args) -> None:
     print(f"commit:  {_git()}")
     n = args.light
     if n > 0:
+        checkouts = [Checkout("this checkout", ROOT)]
+        if args.baseline:
+            checkouts.append(baseline_checkout(args.baseline, work))
         start = (args.kernel_start or "").split(",")[0] or None
         course = make_course(work / "course", "tiny", n, kernel_start=start, workers=args.workers)
         subs = work / "submissions"
         make_batch(course, subs, n)
-        print(f"grading {n} light submissions of the engine tests' `tiny` assignment ...",
-              flush=True)
-        run = run_ours(course, subs, work, "light", n)
-        s = run.extra["sampler"]
-        print(f"autograder grade: {run.wall_s:.1f} s, {60 * n / run.wall_s:.1f} submissions/min")
-        marks = sorted({max(1, n // 10), min(100, n), n // 2, n})
-        print("grader peak RSS (its own processes, kernels aside) until k results existed:")
-        for k in marks:
-            print(f"    k = {k:>5}: {s.peak_until(k):6.0f} MB")
-        print(f"    whole run: {s.peak_sum_mb:.0f} MB summed; largest process "
-              f"{s.peak_process_mb:.0f} MB (VmHWM)")
-        step = max(1, len(s.samples) // 12)
-        print("sampled over time (t s: MB summed, results):  " + "  ".join(
-            f"{x.t:.0f}: {x.rss_mb:.0f}, {x.done}" for x in s.samples[::step]))
+        for i, checkout in enumerate(checkouts):
+            print(f"\ngrading {n} light submissions of the engine tests' `tiny` assignment "
+                  f"({checkout.label}) ...", flush=True)
+            run = run_ours(course, subs, work, f"light-{i}", n, checkout)
+            s = run.extra["sampler"]
+            print(f"autograder grade: {run.wall_s:.1f} s, {60 * n / run.wall_s:.1f} "
+                  f"submissions/min ({_load()} now, {run.extra['load']:.1f} at the start)")
+            marks = sorted({max(1, n // 10), min(100, n), n // 2, n})
+            print("grader peak PSS (its own processes, kernels aside) until k results existed:")
+            for k in marks:
+                print(f"    k = {k:>5}: {s.peak_until(k):6.0f} MB")
+            print(f"    whole run: {s.peak_pss_mb:.0f} MB PSS summed (RSS {s.peak_rss_mb:.0f} MB); "
+                  f"kernel template {s.peak_template_mb:.0f} MB PSS ({len(s.templates)} seen)")
+            step = max(1, len(s.samples) // 12)
+            print("sampled over time (t s: MB PSS summed, results):  " + "  ".join(
+                f"{x.t:.0f}: {x.pss_mb:.0f}, {x.done}" for x in s.samples[::step]))
     gradebook_bench(work / "gradebook", args.students)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -675,6 +617,11 @@ def main() -> None:
                         help="grading.kernel_start of the benchmark course: template, bwrap, or "
                              "both (template,bwrap: each graded in every round, before/after); "
                              "default: the engine's")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="also run the command of this git revision, alternating (before/"
+                             "after in one run); with --light, after this checkout's")
+    parser.add_argument("--workers-sweep", metavar="N,N,...", default=None,
+                        help="then the grader's memory at each number of workers (1,2,4,8)")
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--light", type=int, default=None, metavar="N",

@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder import judge, sandbox  # noqa: E402
+from autograder import sandbox  # noqa: E402
 from autograder.config import Limits  # noqa: E402
-from autograder.engine import BOOT  # noqa: E402
 from autograder.kernel import Kernel  # noqa: E402
+from autograder.link import KernelLink  # noqa: E402
+from autograder.student_kernel import BOOT  # noqa: E402
 
 STUDENT = """
 import torch
@@ -64,7 +65,7 @@ def main() -> None:
     level = sandbox.sandbox_level(False)
     with Kernel(limits=Limits(), level=level, prelude=BOOT) as kernel:
         kernel.execute(STUDENT, timeout=60)
-        link = judge.KernelLink(kernel, deadline=lambda: time.monotonic() + 600)
+        link = KernelLink(kernel, deadline=lambda: time.monotonic() + 600)
         ns = link.names(["MLP", "count_parameters", "naturals", "loader"])
         model = ns["MLP"](6, 16, 3)
         cases = {

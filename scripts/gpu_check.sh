@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The grader on a GPU, in one prepared run: grades hw3_training's example submissions with 1, 4
-# and 8 kernels at once and prints the time per submission, the GPU memory each kernel held, and
-# whether "used the GPU" was detected for a training loop that uses the GPU and one that does not.
+# The grader on a GPU, in one prepared run: grades hw3_training's example submissions with 1, 4,
+# 8 and 16 kernels at once and prints the time per submission, the GPU memory each kernel held,
+# and whether "used the GPU" was detected for a training loop that uses the GPU and one that
+# does not.
 #
 #   scripts/gpu_check.sh wheels        here, with PyPI: put in .whl/ the wheels GPU machines lack
 #   scripts/gpu_check.sh [DIR]         on the GPU machine: install .whl/, grade, report; works in
@@ -12,15 +13,20 @@
 #
 # The GPU machines have PyTorch, scikit-learn and nvidia-ml-py (python 3.12) but no Jupyter
 # packages, no bubblewrap and no package registry: the wheels travel in .whl/, and grading runs
-# with --no-require-sandbox there. Settings: GPU_CHECK_WORKERS ("1 4 8"), GPU_CHECK_COUNT (at
+# with --no-require-sandbox there. Settings: GPU_CHECK_WORKERS ("1 4 8 16"), GPU_CHECK_COUNT (at
 # least this many submissions are graded at each concurrency, padded with copies of the
-# solution; default 8), GPU_CHECK_EXAMPLES (default examples/submissions/hw3_training).
+# solution; default 16), GPU_CHECK_EXAMPLES (default examples/submissions/hw3_training).
+# The throughput target (100 pairs of hw3 in under 2 minutes on one H100/H200):
+#   GPU_CHECK_WORKERS=16 GPU_CHECK_COUNT=100 scripts/gpu_check.sh
+# Each grading forks its submissions from one prepared process (autograder/workers.py): the
+# judge's side asks CUDA's availability through NVML (PYTORCH_NVML_BASED_CUDA_CHECK), so the
+# forks may still use it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 HW=hw3_training
-WORKERS=${GPU_CHECK_WORKERS:-"1 4 8"}
-COUNT=${GPU_CHECK_COUNT:-8}
+WORKERS=${GPU_CHECK_WORKERS:-"1 4 8 16"}
+COUNT=${GPU_CHECK_COUNT:-16}
 EXAMPLES=${GPU_CHECK_EXAMPLES:-$repo/examples/submissions/$HW}
 COURSE=${GPU_CHECK_COURSE:-$repo/course.toml}
 

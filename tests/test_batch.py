@@ -134,6 +134,31 @@ def test_a_second_run_grades_nothing_and_force_regrades(tmp_path):
     assert len(forced.graded) == 6 and len(calls) == 11
 
 
+@pytest.mark.parametrize("name", ["data.txt", "data/train.csv", "_hidden.npy"])
+def test_editing_a_file_beside_the_notebook_regrades_everyone(tmp_path, name):
+    """Data the kernel or the judge opens is part of the tests: a new one regrades everyone;
+    a rerun with the same files regrades no one."""
+    course = load_course(make_course(tmp_path))
+    data = tmp_path / "source" / HW / name
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text("1 2 3", encoding="utf-8")
+    subs = make_class(tmp_path / "subs", 3)
+    out = tmp_path / "results"
+    first = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert len(first.graded) == 3
+    again = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                        grade_one=fake_grade)
+    assert again.graded == [] and len(again.skipped) == 3
+    data.write_text("1 2 4", encoding="utf-8")
+    edited = grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                         grade_one=fake_grade)
+    assert sorted(edited.graded) == ["pair00", "pair01", "pair02"]
+    (tmp_path / "source" / HW / "notes.ipynb").write_text("{}", encoding="utf-8")
+    assert grade_batch(course=course, assignment=HW, submissions=subs, out=out, workers=1,
+                       grade_one=fake_grade).graded == []  # another notebook is not a data file
+
+
 def test_shards_merge_to_the_same_grades(tmp_path):
     course = load_course(make_course(tmp_path))
     subs = make_class(tmp_path / "subs", 9)
@@ -332,7 +357,7 @@ def test_ctrl_c_then_kill_9_then_rerun_gives_the_same_grades(tmp_path):
 
 def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
     import autograder.batch
-    from autograder.batch import BatchReport
+    from autograder.batch_report import BatchReport
     from autograder.cli import main
 
     course_file = make_course(tmp_path)
@@ -359,7 +384,7 @@ def test_grade_command_passes_its_options(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- what the batch tells
 
 def test_the_eta_follows_the_submissions_really_graded():
-    from autograder.batch import BatchProgress, remaining_seconds
+    from autograder.batch_report import BatchProgress, remaining_seconds
 
     assert remaining_seconds(0.0, 0, 10) is None  # nothing graded yet: no guess
     assert remaining_seconds(20.0, 4, 6) == pytest.approx(30.0)
@@ -371,7 +396,7 @@ def test_the_eta_follows_the_submissions_really_graded():
 
 
 def test_a_line_per_submission_and_the_eta_in_a_terminal(tmp_path, capsys):
-    from autograder.batch import BatchProgress
+    from autograder.batch_report import BatchProgress
     from autograder.terminal import ProgressDisplay
 
     result = SubmissionResult(assignment=HW, submission_id="[red]pair01",
@@ -480,7 +505,7 @@ def test_only_a_trusted_time_decides_lateness(tmp_path):
 
 
 def test_the_summary_names_what_is_not_graded_on_every_run(tmp_path):
-    from autograder.batch import summary_lines
+    from autograder.batch_report import summary_lines
 
     course = load_course(make_course(tmp_path))
     subs = make_class(tmp_path / "subs", 3)

@@ -181,15 +181,14 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
 
     import numpy as np
 
-    from autograder import judge
     from autograder.config import Limits
-    from autograder.engine import BOOT
     from autograder.kernel import Kernel
+    from autograder.student_kernel import BOOT
 
     with Kernel(limits=Limits(), level=KernelStart.TEMPLATE, prelude=BOOT) as kernel:
         kernel.execute("import numpy as np\ndef total(x):\n    return float(np.asarray(x).sum())",
                        timeout=20)
-        link = judge.KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
+        link = KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
         total = link.names(["total"])["total"]
         assert total(np.arange(10.0)) == 45.0  # inline
         assert total(np.ones(10**6)) == 10**6  # through the shared folder

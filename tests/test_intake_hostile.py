@@ -128,10 +128,13 @@ def test_a_hostile_archive_rejects_only_its_own_submission(tmp_path, name, nothi
 
 def test_the_grade_command_lists_the_rejected_and_says_so_by_its_exit_code(tmp_path, capsys,
                                                                             monkeypatch):
-    import autograder.engine
+    import autograder.batch
     from autograder.cli import EXIT_NOT_GRADED, main
 
-    monkeypatch.setattr(autograder.engine, "grade_submission", fake_grade)
+    # The command's batch, graded by a fake engine in this process.
+    batch = autograder.batch.grade_batch
+    monkeypatch.setattr(autograder.batch, "grade_batch",
+                        lambda **kwargs: batch(**kwargs, grade_one=fake_grade))
     course = make_course(tmp_path)
     argv = ["--course", str(course), "grade", HW, str(HOSTILE / "file_and_folder.zip"),
             "--workers", "1", "--out", str(tmp_path / "r"), "--feedback", str(tmp_path / "fb")]

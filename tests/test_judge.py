@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from autograder import agent, codec, judge, link
+from autograder import agent, codec, judge, link, scoring
 from autograder.results import QuestionStatus
 
 
@@ -312,13 +312,13 @@ def test_kernel_exception_text_is_capped_and_never_hidden_code():
     long = {"t": "error", "type": "ValueError", "mro": [["builtins", "ValueError"]],
             "message": "x" * 500 + "\nsecond line"}
     exc = channel.exception(long, "f")
-    message, detail = judge.explain(exc)
+    message, detail = scoring.explain(exc)
     assert message.startswith("f raised ValueError: ") and len(message) < 260
     assert "second line" not in message and "second line" in detail
     source = repr("def scenario():\n    model = make_reference_model(seed=1234)\n")
     leak = {"t": "error", "type": "ValueError", "mro": [["builtins", "ValueError"]],
             "message": source}
-    message, _ = judge.explain(channel.exception(leak, "f"))
+    message, _ = scoring.explain(channel.exception(leak, "f"))
     assert "make_reference_model" not in message and "withheld" in message
 
 
@@ -357,9 +357,9 @@ assert sum_of_squares(3) == 14
 
 
 def run_cell(code, ns, channel, names, *, gpu=False):
-    cell = judge.CellRun()
-    ns["check"] = judge.Checks(cell, gpu=gpu, filename="<tests q>",
-                               hidden_lines=judge.hidden_lines(code))
+    cell = scoring.CellRun()
+    ns["check"] = scoring.Checks(cell, gpu=gpu, filename="<tests q>",
+                               hidden_lines=scoring.hidden_lines(code))
     return judge.run_in_judge(code, "<tests q>", ns, run=cell, student_names=frozenset(names),
                               link=channel)
 
@@ -427,7 +427,7 @@ def test_prints_go_to_the_cell_result_split_by_part(capsys):
     assert run.output == "visible part\nshown 1\nvisible again\n"
     assert "HIDDEN-PRINT" in run.hidden_output and "HIDDEN-ARG" in run.hidden_output
     assert capsys.readouterr().out == ""  # nothing on the grader's stdout
-    question = judge.score_cell(grade_id="q", points=1, run=run)
+    question = scoring.score_cell(grade_id="q", points=1, run=run)
     assert question.output == run.output and "HIDDEN" not in question.output
 
 
@@ -455,7 +455,7 @@ def test_hidden_failures_show_one_line_never_the_values():
     assert check.hidden and check.status == QuestionStatus.FAILED
     expected = np.sqrt(np.linspace(0, 1, 40)) * 12345.678
     for message in (check.message, run.message):
-        assert "\n" not in message and len(message) <= judge.HIDDEN_MESSAGE
+        assert "\n" not in message and len(message) <= scoring.HIDDEN_MESSAGE
         assert "Not equal to tolerance" in message
         assert not any(f"{v:.3f}"[:7] in message for v in expected[1:])
         assert "HIDDEN-EXPECTED" not in message
@@ -469,12 +469,12 @@ def test_a_visible_failure_keeps_the_text_but_not_wrapped_value_lines():
                                    err_msg="shapes match but values are off")
     except AssertionError as exc:
         error = exc
-    message = judge.describe_error(error)
+    message = scoring.describe_error(error)
     assert "values are off" in message and "49.5" not in message and "\n" not in message
 
 
 def test_internal_judge_errors_become_sentences_about_the_students_code():
-    message, detail = judge.explain(codec.NotComparable("__main__.Anything"))
+    message, detail = scoring.explain(codec.NotComparable("__main__.Anything"))
     assert "the test must ask" not in message and "plain data" in message
     assert message.startswith("your code gave back a __main__.Anything object")
     assert "NotComparable" in detail
@@ -486,18 +486,18 @@ def test_checks_in_the_visible_part_are_not_hidden():
             '### END HIDDEN TESTS')
     run = run_cell(code, {}, None, set())
     assert [(c.name, c.hidden) for c in run.checks] == [("visible", False), ("hidden", True)]
-    q = judge.score_cell(grade_id="q", points=2, run=run)
+    q = scoring.score_cell(grade_id="q", points=2, run=run)
     assert [c.hidden for c in q.checks] == [False, True] and q.status == QuestionStatus.FAILED
 
 
 def test_a_stub_scores_not_attempted(kernel):
     _, channel, ns = kernel
     run = run_cell("stub()", ns, channel, {"stub"})
-    q = judge.score_cell(grade_id="q", points=1, run=run)
+    q = scoring.score_cell(grade_id="q", points=1, run=run)
     assert q.status == QuestionStatus.NOT_ATTEMPTED and q.points == 0
     run = run_cell("try:\n    stub()\nexcept NotImplementedError:\n    pass", ns, channel,
                    {"stub"})
-    assert judge.score_cell(grade_id="q", points=1, run=run).status == QuestionStatus.PASSED
+    assert scoring.score_cell(grade_id="q", points=1, run=run).status == QuestionStatus.PASSED
 
 
 def test_agent_chunks_are_bounded_in_bytes():
@@ -529,7 +529,7 @@ def names_source(*, answer_meta=None, notebook_meta=None, answer="def f(x):\n   
 
 
 def test_names_are_what_the_answers_define_never_builtins_imports_or_setup_names():
-    from autograder.engine import judge_names
+    from autograder.prepare import judge_names
     from autograder.rebuild import answer_names
 
     nb = names_source(answer="import torch\nfrom math import sqrt\nDATA = 2\nlist = 3\n"
@@ -538,7 +538,7 @@ def test_names_are_what_the_answers_define_never_builtins_imports_or_setup_names
 
 
 def test_instructors_declare_more_names_in_metadata():
-    from autograder.engine import judge_names
+    from autograder.prepare import judge_names
     from autograder.rebuild import answer_names
 
     nb = names_source(answer_meta={"autograder": {"names": ["phi"]}},
@@ -554,8 +554,8 @@ def test_instructors_declare_more_names_in_metadata():
     (None, {"autograder": {"names": ["DATA"]}}, "a name the judge owns"),
 ])
 def test_bad_declarations_stop_with_the_cell_and_the_fix(answer_meta, notebook_meta, match):
-    from autograder.engine import judge_names
     from autograder.errors import AuthoringError
+    from autograder.prepare import judge_names
     from autograder.rebuild import answer_names
 
     nb = names_source(answer_meta=answer_meta, notebook_meta=notebook_meta)

@@ -133,7 +133,7 @@ def test_without_the_worksheet_zip_dates_decide_nothing_and_it_is_said(tmp_path,
     assert [f.code for f in lea.flags] == [TIME_UNVERIFIED]
     assert "it would be 49 days late" in lea.flags[0].message
     assert report.late == {} and report.untimed == ["Léa Martin_1001"]
-    from autograder.batch import summary_lines
+    from autograder.batch_report import summary_lines
 
     lines = "\n".join(summary_lines(report, shard=None, out="results/hw1_features"))
     assert "1 without a trustworthy submission time, so no late penalty: Léa Martin_1001" in lines
@@ -218,10 +218,13 @@ def test_fill_follows_the_worksheet_scale_separator_and_locks(tmp_path):
 # ---------------------------------------------------------------- the commands, end to end
 
 def test_download_grade_gradebook_upload(tmp_path, monkeypatch, capsys):
-    import autograder.engine
+    import autograder.batch
     from autograder.cli import EXIT_NOT_GRADED, main
 
-    monkeypatch.setattr(autograder.engine, "grade_submission", fake_grade)
+    # The command's batch, graded by a fake engine in this process.
+    batch = autograder.batch.grade_batch
+    monkeypatch.setattr(autograder.batch, "grade_batch",
+                        lambda **kwargs: batch(**kwargs, grade_one=fake_grade))
     course = make_course(tmp_path, due="2026-10-12T23:59")
     common = ["--course", str(course)]
     code = main([*common, "grade", HW, str(ZIP), "--manifest", str(SHEET), "--workers", "1"])

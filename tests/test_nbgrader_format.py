@@ -119,11 +119,11 @@ def test_autotests_not_released_since_the_source_changed_stop_grading(copied):
     (None, [("large n", QuestionStatus.PASSED)], QuestionStatus.PASSED),
 ])
 def test_a_zero_point_cell_is_reported_passed_or_failed_worth_nothing(error, checks, status):
-    from autograder import judge
+    from autograder import scoring
 
-    run = judge.CellRun(checks=[judge.CheckRecord(name, 0.0, False, s) for name, s in checks],
+    run = scoring.CellRun(checks=[scoring.CheckRecord(name, 0.0, False, s) for name, s in checks],
                         error=error, message=str(error or ""))
-    question = judge.score_cell(grade_id="large_n", points=0.0, run=run)
+    question = scoring.score_cell(grade_id="large_n", points=0.0, run=run)
     assert (question.status, question.points, question.max_points) == (status, 0.0, 0.0)
 
 

@@ -99,7 +99,7 @@ def test_probe_says_why_without_root(monkeypatch):
 
 
 def test_start_errors_are_runtime_errors_under_the_autograder_family():
-    # engine._restart and nbclient-style callers catch RuntimeError; the CLI catches the family.
+    # StudentKernel.revive and nbclient-style callers catch RuntimeError; the CLI catches the family.
     error = NoFreeUid("all sandbox uids are in use")
     assert isinstance(error, KernelStartError) and isinstance(error, RuntimeError)
     assert str(error) == "all sandbox uids are in use"
