@@ -22,7 +22,7 @@ from autograder import prepare as prepared_state
 from autograder.batch import grade_batch
 from autograder.config import load_course
 from autograder.notebook import nbgrader_metadata
-from autograder.results import ERROR, GRADED, SubmissionResult
+from autograder.results import SubmissionResult, SubmissionStatus
 from autograder.submissions import Submission
 from autograder.workers import GRADER_ERROR, Workers, WorkersGone
 
@@ -119,7 +119,7 @@ def test_what_one_submissions_tests_change_never_reaches_the_next(tmp_path):
     results = {r.submission_id: r for r in report.results}
     assert sorted(results) == ["a-first", "b-second", "c-third"]
     for result in results.values():  # one after the other, each as if it were graded alone
-        assert result.status == GRADED, result.reason
+        assert result.status == SubmissionStatus.GRADED, result.reason
         failed = [(c.name, c.detail[-300:]) for q in result.questions for c in q.checks
                   if c.status != "passed"]
         assert result.points == 4.0, failed
@@ -177,7 +177,7 @@ def graded(notebook, *, course, assignment, submission_id=None, submitted_at=Non
         os.kill(os.getpid(), signal.SIGKILL)
     if submission_id == "pair02":
         time.sleep(60)
-    return SubmissionResult(assignment=assignment, submission_id=submission_id, status=GRADED,
+    return SubmissionResult(assignment=assignment, submission_id=submission_id, status=SubmissionStatus.GRADED,
                             points=1.0, max_points=1.0)
 
 
@@ -198,7 +198,7 @@ def test_a_fork_that_dies_or_hangs_is_that_submissions_error_only(tmp_path):
         while workers.running:
             submission, outcome = workers.next()
             done[submission.submission_id] = outcome
-    assert done["pair00"].result.status == GRADED and done["pair03"].result.status == GRADED
+    assert done["pair00"].result.status == SubmissionStatus.GRADED and done["pair03"].result.status == SubmissionStatus.GRADED
     assert "killed by signal 9" in done["pair01"].died
     assert "ran past 3 s" in done["pair02"].died
 
@@ -211,9 +211,9 @@ def test_the_batch_records_a_dead_fork_as_an_error_retried_next_run(tmp_path):
     report = grade_batch(course=course, assignment=HW, submissions=subs,
                          out=tmp_path / "results", workers=2, grade_one=graded)
     results = {r.submission_id: r for r in report.results}
-    assert results["pair01"].status == ERROR
+    assert results["pair01"].status == SubmissionStatus.ERROR
     assert GRADER_ERROR in [f.code for f in results["pair01"].flags]
-    assert results["pair00"].status == results["pair03"].status == GRADED
+    assert results["pair00"].status == results["pair03"].status == SubmissionStatus.GRADED
 
 
 def test_when_the_preparer_dies_the_submissions_in_flight_have_no_result(tmp_path):
