@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from .config import Course
 from .errors import AuthoringError
@@ -405,52 +406,81 @@ class _Job:
     key: str  # submission id
     path: Path
 
+    # What a batch's Submission gives workers.grade_safely.
+    @property
+    def notebook(self) -> Path:
+        return self.path
+
+    @property
+    def submission_id(self) -> str:
+        return self.key
+
+    submitted_at = None
+
 
 def _grade_job(grader: Grader, job: _Job, course: Course, assignment: str,
                require_sandbox: bool) -> SubmissionResult:
-    """In a worker: one grading; a grader failure becomes a result, as in a batch."""
+    """One grading in this process; a grader failure becomes a result, as in a batch."""
     try:
         return grader(job.path, course=course, assignment=assignment, submission_id=job.key,
                       require_sandbox=require_sandbox)
     except Exception as exc:  # noqa: BLE001 - one failure never hides the others
-        return SubmissionResult(assignment=assignment, submission_id=job.key,
-                                status=SubmissionStatus.ERROR,
-                                reason=f"the grader failed: {type(exc).__name__}: {exc}"[:500])
+        return _failed(job, assignment, f"the grader failed: {type(exc).__name__}: {exc}")
+
+
+def _failed(job: _Job, assignment: str, reason: str) -> SubmissionResult:
+    return SubmissionResult(assignment=assignment, submission_id=job.key,
+                            status=SubmissionStatus.ERROR, reason=reason[:500])
 
 
 class _Runner:
-    """Grades jobs in order (one worker) or in a pool of processes, each keeping its kernel
-    template and its `reference` from one grading to the next."""
+    """Grades jobs as a batch grades them: each in a fork of one prepared process
+    (workers.Workers), so nothing one grading's tests change (a module's state, a random
+    generator, the reference) carries into the next and a mutant is judged as a submission would
+    be; `workers` of them at once. A grader given by a test runs here, one grading at a time."""
 
-    def __init__(self, grader: Grader, course: Course, assignment: str, require_sandbox: bool,
-                 workers: int):
+    def __init__(self, grader: Grader | None, course: Course, assignment: str,
+                 require_sandbox: bool, workers: int):
         self.args = (course, assignment, require_sandbox)
         self.grader, self.workers = grader, workers
         self.pool = None
-        if workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        if grader is None:
+            from .workers import Workers
 
-            from .workers import die_with_parent
-
-            self.pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
-                                            mp_context=multiprocessing.get_context("spawn"))
+            self.pool = Workers(course=course, assignment=assignment,
+                                require_sandbox=require_sandbox)
 
     def run(self, jobs: list[_Job], done: Callable[[_Job, SubmissionResult], None]) -> None:
         if self.pool is None:
+            assert self.grader is not None
             for job in jobs:
                 done(job, _grade_job(self.grader, job, *self.args))
             return
-        from concurrent.futures import as_completed
+        from .workers import WorkersGone
 
-        futures = {self.pool.submit(_grade_job, self.grader, job, *self.args): job
-                   for job in jobs}
-        for future in as_completed(futures):
-            done(futures[future], future.result())
+        assignment = self.args[1]
+        pending = list(reversed(jobs))
+        try:
+            while pending or self.pool.running:
+                while pending and len(self.pool.running) < self.workers:
+                    self.pool.submit(pending.pop())
+                sent, outcome = self.pool.next()
+                job = cast(_Job, sent)
+                if outcome.raised is not None:
+                    raise outcome.raised  # the machine's or the course's problem: say it once
+                result = cast(SubmissionResult | None, outcome.result)
+                done(job, result if result is not None
+                     else _failed(job, assignment, f"the grading process died: {outcome.died}"))
+        except WorkersGone:
+            for sent in list(self.pool.running.values()):
+                job = cast(_Job, sent)
+                done(job, _failed(job, assignment, "the grading workers' parent died"))
+            self.pool.running.clear()
+            raise
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
 
 
 def default_workers(course: Course, jobs: int) -> int:
@@ -470,15 +500,12 @@ def validate_assignment(*, course: Course, assignment: str, require_sandbox: boo
 
     `mutants_dir` and `variants_dir` default to tests/data/{mutants,variants}/<assignment> next
     to course.toml. `on_row` is called with each row once it is decided. `workers` defaults to
-    what the machine allows (as for `grade`); a `grader` (tests stand in for
+    what the machine allows (as for `grade`); each grading runs in a fork of one prepared process
+    as a batch's does. A `grader` (tests stand in for
     `autograder.engine.grade_submission`) runs in this process, one grading at a time.
     """
     started = time.monotonic()
-    in_process = grader is not None
-    if grader is None:
-        from .engine import grade_submission
-
-        grader = grade_submission
+    in_process = grader is not None  # a test's stand-in: graded here; else in forks
     root = course.root / "tests" / "data"
     mutants_dir = mutants_dir or root / "mutants" / assignment
     variants_dir = variants_dir or root / "variants" / assignment

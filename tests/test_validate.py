@@ -404,3 +404,23 @@ def test_mutate_grades_generated_mutants_for_real(tmp_path):
     assert "+    return np.sum(np.asarray(values) > 0)" in misses[f"generated {survivor}"].diff
     assert "no such mutant is generated any more" in misses["generated count: gone :: a -> b"].message
     assert survivor in render_survivors(report)
+
+
+@pytest.mark.kernel
+def test_each_grading_starts_from_the_prepared_judge_not_from_the_last_grading(tmp_path):
+    """A test cell that changes the judge's state (here an attribute of numpy, as a test that
+    sets numpy's global generator or print options would) must find it as prepared in every
+    grading, as in a batch: graded one after the other in one process, the solution's second
+    grading would lose the points."""
+    shutil.copytree(ROOT / "tests" / "data" / "validate", tmp_path / "course")
+    path = tmp_path / "course" / "source" / "small" / "small.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[4].source = ("np.gradings = getattr(np, 'gradings', 0) + 1\n"
+                          "assert np.gradings == 1, 'the judge kept state from another grading'\n"
+                          ) + nb.cells[4].source
+    nbformat.write(nb, path)
+    report = validate_assignment(course=load_course(tmp_path / "course" / "course.toml"),
+                                 assignment="small", require_sandbox=False, workers=1)
+    solution, rerun = report.rows[0], report.rows[-1]
+    assert solution.verdict == Verdict.OK and rerun.verdict == Verdict.OK, render_table([report])
+    assert solution.points == rerun.points == 4
