@@ -22,6 +22,7 @@ from jupyter_client.connect import write_connection_file
 from jupyter_client.session import Session
 
 from . import sandbox, wire
+from .agent import REQUEST_TYPE
 from .config import KernelStart, Limits
 from .errors import CageError, KernelStartError
 from .messages import Budget, Execution, RunStatus, dropped, fold, parse
@@ -220,12 +221,22 @@ class Kernel:
     # execution -------------------------------------------------------------------------
     def execute(self, code: str, *, timeout: float) -> Execution:
         """Run code; never raises for what the code does. A dead kernel stays dead (status died)."""
+        return self._request("execute_request", {
+            "code": code, "silent": False, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False}, timeout=timeout)
+
+    def ask_agent(self, content: dict[str, Any], *, timeout: float) -> Execution:
+        """One request to the grader's agent in the kernel (agent.REQUEST_TYPE): answered like
+        a cell (output, answer payloads, busy then idle) without going through IPython."""
+        return self._request(REQUEST_TYPE, content, timeout=timeout)
+
+    def _request(self, kind: str, content: dict[str, Any], *, timeout: float) -> Execution:
         if not self.channels or not self.alive():
             return Execution(RunStatus.DIED, evalue="the kernel is not running")
         started = time.monotonic()
         run = Execution(RunStatus.OK)
         try:
-            self._execute(code, run, deadline=started + timeout)
+            self._run(kind, content, run, deadline=started + timeout)
         except wire.WireError:
             self.close()
             if run.status != RunStatus.TIMEOUT:
@@ -236,11 +247,10 @@ class Kernel:
         self.dropped += run.dropped
         return run.finish(time.monotonic() - started)
 
-    def _execute(self, code: str, run: Execution, *, deadline: float) -> None:
+    def _run(self, kind: str, content: dict[str, Any], run: Execution, *,
+             deadline: float) -> None:
         cap = self.limits.output_kb * 1024
-        request = self._send("shell", "execute_request", {
-            "code": code, "silent": False, "store_history": False, "user_expressions": {},
-            "allow_stdin": False, "stop_on_error": False})
+        request = self._send("shell", kind, content)
         interrupted_at: float | None = None
         while True:
             now = time.monotonic()

@@ -21,15 +21,15 @@ from .results import QuestionStatus
 
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_text(encoding="utf-8")
 # The first cell of a kernel that was not forked from the template (which loads the agent
-# itself, template.py): loads the agent, unless it is there.
+# itself, template.py): loads the agent, unless it is there, and lets it answer requests.
 BOOT = (
     "def __autograder_boot(src):\n"
     "    import sys, types\n"
-    "    if '_autograder_agent' in sys.modules:\n"
-    "        return\n"
-    "    m = types.ModuleType('_autograder_agent')\n"
-    "    exec(compile(src, '<autograder agent>', 'exec'), m.__dict__)\n"
-    "    sys.modules[m.__name__] = m\n"
+    "    if '_autograder_agent' not in sys.modules:\n"
+    "        m = types.ModuleType('_autograder_agent')\n"
+    "        exec(compile(src, '<autograder agent>', 'exec'), m.__dict__)\n"
+    "        sys.modules[m.__name__] = m\n"
+    "    sys.modules['_autograder_agent'].agent.install(get_ipython().kernel)\n"
     f"__autograder_boot({AGENT_SOURCE!r})\n"
     "del __autograder_boot\n"
 )

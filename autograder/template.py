@@ -168,7 +168,12 @@ def kernel_main(spec):
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance()
+    app = kernelapp.IPKernelApp.instance()
+    app.initialize()
+    agent = sys.modules.get(AGENT_MODULE)  # loaded by serve(); a bare kernel has none
+    if agent is not None:
+        agent.agent.install(app.kernel)
+    app.start()
     os._exit(0)
 
 

@@ -196,6 +196,53 @@ def test_big_arguments_travel_through_a_file_that_is_removed():
 
 
 @pytest.mark.parametrize("level", [KernelStart.TEMPLATE, KernelStart.BWRAP])
+def test_requests_bypass_the_students_ipython_hooks(level):
+    """The judge's requests are shell messages the agent answers itself: a student's IPython
+    hooks (events, input transformers) never see them, a bad request gets an error answer, an
+    endless call is interrupted, and a kernel whose handler was removed answers "no answer"
+    at once instead of hanging."""
+    import time
+
+    from autograder.config import Limits
+    from autograder.errors import KernelTimeout, StudentError
+    from autograder.kernel import Kernel
+    from autograder.student_kernel import BOOT
+
+    with Kernel(limits=Limits(), level=level, prelude=BOOT) as kernel:
+        kernel.execute(
+            "seen = []\n"
+            "ip = get_ipython()\n"
+            "ip.events.register('pre_run_cell', lambda info: seen.append(info.raw_cell))\n"
+            "ip.input_transformers_cleanup.append(lambda lines: ['raise SystemExit\\n'])\n",
+            timeout=20)
+        link = KernelLink(kernel, deadline=lambda: time.monotonic() + 60)
+        assert link.names(["seen"])["seen"] == []
+        run = kernel.ask_agent({"nonce": "n", "blob": "not base64"}, timeout=20)
+        assert run.status == "ok" and run.payloads[0]["value"]["t"] == "error"
+
+    with Kernel(limits=Limits(), level=level, prelude=BOOT) as kernel:
+        kernel.execute("import time\n"
+                       "def loud(x):\n    print('working on', x)\n    return x + 1\n"
+                       "def endless():\n    while True:\n        time.sleep(0.01)\n", timeout=20)
+        deadline = [time.monotonic() + 60]
+        link = KernelLink(kernel, deadline=lambda: deadline[0])
+        loud, endless = link.names(["loud", "endless"]).values()
+        assert loud(1) == 2
+        deadline[0] = time.monotonic() + 1
+        started = time.monotonic()
+        with pytest.raises(KernelTimeout):
+            endless()
+        assert time.monotonic() - started < 10 and kernel.alive()
+        deadline[0] = time.monotonic() + 60
+        assert loud(2) == 3  # the interrupted call left the kernel able to answer
+        kernel.execute("get_ipython().kernel.shell_handlers.pop('autograder_request')", timeout=20)
+        started = time.monotonic()
+        with pytest.raises(StudentError, match="prevented the call"):
+            loud(3)
+        assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("level", [KernelStart.TEMPLATE, KernelStart.BWRAP])
 def test_the_folder_shared_with_the_host_is_bounded(level):
     """The kernel must write its sockets in a folder that lives on the host: a sized tmpfs."""
     from autograder.config import Limits
