@@ -23,12 +23,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE.parent))
 
 from autograder.config import load_course  # noqa: E402
 from autograder.errors import AutograderError  # noqa: E402
 from autograder.notebook import cells_of  # noqa: E402
 from autograder.notebook import notebook_bytes  # noqa: E402
-from autograder.release import apply_steps, read_source, solution_steps  # noqa: E402
+from fixture_files import solution_notebook, sync  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -385,12 +386,6 @@ class StaleMutant(Exception):
     pass
 
 
-def solution_notebook(course, assignment: str):
-    """The solutions notebook as `autograder release` writes it (hidden tests removed)."""
-    spec = course.assignment(assignment)
-    return apply_steps(read_source(spec), solution_steps(spec))
-
-
 def mutate(solution, mutant: Mutant, assignment: str):
     """The solution with one substitution; StaleMutant if it does not match exactly once."""
     import copy
@@ -444,23 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StaleMutant, AutograderError) as exc:
         print(f"make_mutants: {exc}", file=sys.stderr)
         return 1
-    stale = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
-    for assignment in assignments:  # mutants no longer listed
-        known = {p.name for p in files if p.parent.name == assignment}
-        stale += [p for p in sorted((HERE / assignment).glob("*.ipynb")) if p.name not in known]
-    if args.check:
-        for path in stale:
-            print(f"stale: {path.relative_to(ROOT)}", file=sys.stderr)
-        return 1 if stale else 0
-    for path in stale:
-        if path in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(files[path])
-            print(f"wrote {path.relative_to(ROOT)}")
-        else:
-            path.unlink()
-            print(f"removed {path.relative_to(ROOT)}")
-    return 0
+    return sync(files, HERE, assignments, root=ROOT, check=args.check)
 
 
 if __name__ == "__main__":
