@@ -19,7 +19,9 @@ from .notebook import (
     END_SOLUTION,
     GRADED_ROLES,
     NBGRADER_ROLES,
+    RUN_CELL_MAGICS,
     Role,
+    cell_magic,
     cells_of,
     grade_id_clashes,
     strip_magics,
@@ -206,6 +208,16 @@ def _code_problems(cell, blocks: set[str]) -> list[Problem]:
     if cell.role not in (Role.TESTS, Role.ANSWER):
         return problems
     kind = "test" if cell.role is Role.TESTS else "answer"
+    magic = cell_magic(cell.source)
+    if cell.role is Role.TESTS and magic is not None and magic not in RUN_CELL_MAGICS:
+        # nbgrader runs it in the kernel; our judge runs tests as Python and would check nothing.
+        return [*problems, Problem(
+            "test_cell_magic", cell.number,
+            f"the test cell is a %%{magic} cell: tests run in the grader's judge as Python, "
+            "where its body would not run, so it would check nothing",
+            "write the test in Python (a %%time, %%timeit or %%capture cell is fine; %time and "
+            "%timeit lines run their statement)",
+        )]
     try:
         tree = ast.parse(strip_magics(cell.source))
     except SyntaxError as exc:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .link import MISSING, KernelLink
+from .notebook import strip_magics
 from .scoring import CellRun, hidden_lines, in_hidden_part, raised_in_hidden_part
 
 OUTPUT_CHARS = 4000  # printed by one test cell and kept, visible and hidden parts each
@@ -130,7 +131,10 @@ class _SyncStudentNames(ast.NodeTransformer):
 def compile_cell(code: str, filename: str, *,
                  student_names: frozenset[str] = frozenset()) -> types.CodeType:
     """Compile trusted cell code so tracebacks and inspect.getsource (scenarios) see it; with
-    student_names, `del` and assignments of those names are rewritten (see StudentNames)."""
+    student_names, `del` and assignments of those names are rewritten (see StudentNames).
+    IPython lines run as IPython would run them where that is Python (`%time assert ...`
+    asserts; notebook.strip_magics), line numbers kept for the hidden part's bounds."""
+    code = strip_magics(code)
     lines = [line + "\n" for line in code.splitlines()]
     linecache.cache[filename] = (len(code), None, lines, filename)
     tree = ast.parse(code, filename)

@@ -259,13 +259,58 @@ def bound_names(source: str) -> set[str]:
     return names
 
 
+# IPython magics whose code is Python that runs: `%time stmt` runs stmt, a `%%time` cell its body.
+RUN_LINE_MAGICS = frozenset({"time", "timeit"})
+RUN_CELL_MAGICS = frozenset({"time", "timeit", "capture"})
+_TIMEIT_OPTION = re.compile(r"\s*(-[nrp]\s*\d+|-[tcqo])(?=\s)")
+
+
+def cell_magic(source: str) -> str | None:
+    """The cell magic a cell starts with (`%%time` -> "time"), None if none."""
+    for line in source.splitlines():
+        if line.strip():
+            text = line.strip()
+            return text[2:].split(maxsplit=1)[0] if text.startswith("%%") and len(text) > 2 \
+                else None
+    return None
+
+
 def strip_magics(source: str) -> str:
-    """IPython-only lines (%magic, !shell) become `pass` so plain Python can compile the cell."""
-    out = []
+    """A cell's code as plain Python runs it, line for line (line numbers kept), as IPython
+    would run it where that is Python: `%time stmt` and `%timeit [options] stmt` become stmt; a
+    `%%time`, `%%timeit` or `%%capture` cell keeps its body; other magics and `!shell` lines
+    become `pass`, and so does every line under another cell magic (`%%bash`: not Python).
+
+    Code that parses as Python is returned unchanged: a line that starts with `%` inside a
+    string or a bracket is not a magic.
+    """
+    try:
+        ast.parse(source)
+        return source
+    except (SyntaxError, ValueError):
+        pass
+    magic = cell_magic(source)
+    body_is_python = magic is None or magic in RUN_CELL_MAGICS
+    out: list[str] = []
     for line in source.splitlines():
         stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            out.append(line[: len(line) - len(stripped)] + "pass")
+        indent = line[: len(line) - len(stripped)]
+        if magic is not None and stripped and not any(o.strip() for o in out):
+            out.append(indent + "pass")  # the %%magic line itself
+        elif not body_is_python:
+            out.append("pass" if stripped else "")
+        elif stripped.startswith("%"):
+            name, _, rest = stripped[1:].partition(" ")
+            if name in RUN_LINE_MAGICS and rest.strip():
+                if name == "timeit":
+                    rest = " " + rest
+                    while (option := _TIMEIT_OPTION.match(rest)) is not None:
+                        rest = rest[option.end():]
+                out.append(indent + rest.strip())
+            else:
+                out.append(indent + "pass")
+        elif stripped.startswith("!"):
+            out.append(indent + "pass")
         else:
             out.append(line)
     return "\n".join(out)

@@ -431,6 +431,46 @@ def test_prints_go_to_the_cell_result_split_by_part(capsys):
     assert question.output == run.output and "HIDDEN" not in question.output
 
 
+MAGICS = '''%%time
+assert double(2) == 4
+%time assert double(3) == 6
+%timeit -n 1 -r 1 double(1)
+%matplotlib inline
+!ls
+### BEGIN HIDDEN TESTS
+%time assert double(-1) == -2
+### END HIDDEN TESTS
+'''
+
+
+@pytest.mark.parametrize(("double", "error"), [(lambda x: 2 * x, None),
+                                               (lambda x: x + x if x > 0 else 0, "hidden")])
+def test_ipython_lines_in_a_test_cell_run_as_ipython_runs_them(double, error):
+    """nbgrader runs test cells in the kernel, where `%time assert ...` asserts: so does the
+    judge (a magic made `pass` would let the wrong answer keep its point)."""
+    run = run_cell(MAGICS, {"double": double}, None, set())
+    if error is None:
+        assert run.error is None, run.detail
+    else:
+        assert isinstance(run.error, AssertionError) and run.checks == [] and run.hidden
+
+
+@pytest.mark.parametrize(("source", "python"), [
+    ("%%time\nx = 1\n%time y = f(x)", "pass\nx = 1\ny = f(x)"),
+    ("\n%%capture out\nprint(1)", "\npass\nprint(1)"),
+    ("%timeit -n 10 -r 3 -q f(2)\n%timeit -o g()", "f(2)\ng()"),
+    ("for i in range(2):\n    %time f(i)\n    !echo", "for i in range(2):\n    f(i)\n    pass"),
+    ("%%bash\necho hi\n  ls -l", "pass\npass\npass"),
+    ("%time\n%load_ext autoreload", "pass\npass"),
+    ("x = (a\n% b)\ns = '''\n%s is\n!not a shell\n'''", None),  # Python already: unchanged
+])
+def test_strip_magics_keeps_lines_and_runs_what_ipython_runs(source, python):
+    from autograder.notebook import strip_magics
+
+    assert strip_magics(source) == (source if python is None else python)
+    assert strip_magics(source).count("\n") == source.count("\n")
+
+
 def test_output_is_capped():
     run = run_cell("for _ in range(10_000):\n    print('x' * 100)", {}, None, set())
     assert len(run.output) < judge.OUTPUT_CHARS + 100 and run.output.endswith("cut]")

@@ -104,6 +104,8 @@ CASES = {
     "test_cell_syntax_error": lambda cells: src(
         cells, 4, "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(-1) == -2)\n"
         "### END HIDDEN TESTS"),
+    "test_cell_magic": lambda cells: src(
+        cells, 4, "%%bash\ntest -f data.txt"),
     "answer_cell_syntax_error": lambda cells: src(
         cells, 3, "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x +\n"
         "    ### END SOLUTION"),

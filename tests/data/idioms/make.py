@@ -5,7 +5,8 @@ test cell is all-or-nothing, as in nbgrader. The idioms: iterating over a model'
 `isinstance` against the student's and torch's classes, `torch.no_grad()` around a call, a
 `try/except ValueError` test, `pytest.raises` with the student's own exception class, nbgrader's
 "does not use `squares`" test (`del` + `assert_raises(NameError, ...)`), a data file beside the
-notebook, a generator read by a list comprehension, and `print` in a test cell.
+notebook, a generator read by a list comprehension, `print` in a test cell, and IPython's
+`%%time` cell and `%time` line magics around asserts.
 
     python tests/data/idioms/make.py              # the notebooks (committed)
     python tests/data/idioms/make.py --nbgrader   # also grade them with nbgrader autograde and
@@ -64,7 +65,8 @@ SUM = '''def sum_of_squares(n):
     ### BEGIN SOLUTION
     return sum(squares(n))
     ### END SOLUTION'''
-TEST_SUM = '''assert sum_of_squares(3) == 14
+TEST_SUM = '''%%time
+assert sum_of_squares(3) == 14
 ### BEGIN HIDDEN TESTS
 assert sum_of_squares(10) == 385
 ### END HIDDEN TESTS'''
@@ -136,7 +138,7 @@ BATCHES = '''def batches(items, size):
     for start in range(0, len(items), size):
         yield items[start:start + size]
     ### END SOLUTION'''
-TEST_BATCHES = '''assert [b for b in batches(range(5), 2)] == [[0, 1], [2, 3], [4]]
+TEST_BATCHES = '''%time assert [b for b in batches(range(5), 2)] == [[0, 1], [2, 3], [4]]
 ### BEGIN HIDDEN TESTS
 assert sum(len(b) for b in batches(range(1000), 7)) == 1000
 ### END HIDDEN TESTS'''
@@ -170,6 +172,8 @@ MISTAKES = {
         "self.out = nn.Linear(n_hidden, n_out)\n        self.hidden.requires_grad_(False)")},
     "means_by_row": {"column_means": "def column_means(path):\n    return np.loadtxt(path).mean(axis=1)"},
     "batches_drop_last": {"batches": "def batches(items, size):\n    items = list(items)\n    for start in range(0, len(items) - size + 1, size):\n        yield items[start:start + size]"},
+    # caught only by the assert under `%time`: a magic made `pass` would keep the point
+    "batches_as_tuples": {"batches": "def batches(items, size):\n    items = list(items)\n    for start in range(0, len(items), size):\n        yield tuple(items[start:start + size])"},
 }
 
 
