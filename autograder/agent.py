@@ -27,6 +27,9 @@ RESULT_MIME = "application/vnd.autograder.result+json"
 # trip through IPython's execution (input transformers, events, the display hook), which cost
 # about 2 ms a request, and nothing a student's cell hooked into IPython runs on them.
 REQUEST_TYPE = "autograder_request"
+# The global random states a test cell may seed (kind: module, function); judge.forward_seeds.
+SEEDERS = {"numpy": ("numpy.random", "seed"), "random": ("random", "seed"),
+           "torch": ("torch", "manual_seed")}
 MAX_DEPTH = 32
 MAX_MRO = 32  # classes of an object's type told to the judge
 CHUNK_BYTES = 4 * 2**20  # items of one iteration step, encoded, beyond the first
@@ -148,6 +151,13 @@ class Agent:
             for name in request["names"]:
                 out[name] = self.bound(name, request["max_bytes"])
             return Raw(t="names", v=out)
+        if op == "seed":
+            # The judge's test cell seeded a library: the student's code draws from it here.
+            import importlib
+
+            module, attr = SEEDERS[request["kind"]]
+            getattr(importlib.import_module(module), attr)(*request["args"], **request["kwargs"])
+            return None
         if op == "set":
             self.namespace()[request["name"]] = request["value"]
             return None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import gpu_slots, sandbox
 from .errors import NoGPU, SubmissionError
-from .judge import bind_student_names, compile_cell, run_in_judge
+from .judge import bind_student_names, compile_cell, display, forward_seeds, run_in_judge
 from .link import KernelLink
 from .messages import RunStatus
 from .notebook import MANUAL_ROLES, Role, cells_of, read_notebook, strip_magics, total_points
@@ -157,7 +157,7 @@ class _Walk:
 
         # A setup cell that binds one of these names keeps its own, as it would run after them.
         for name, helper in (("in_kernel", in_kernel), ("kernel_used_gpu", kernel_used_gpu),
-                             ("facts", facts)):
+                             ("facts", facts), ("display", display)):
             self.namespace.setdefault(name, helper)
 
     def _cells(self) -> None:
@@ -243,7 +243,7 @@ class _Walk:
         except Exception as exc:  # noqa: BLE001 - the kernel's fault: this question's result
             cellrun.fail(exc)
         else:
-            with working_directory(self.folder):
+            with working_directory(self.folder), forward_seeds(self.link):
                 run_in_judge(cell.code, filename, self.namespace, run=cellrun,
                              student_names=names, link=self.link)
         question = score_cell(grade_id=grade_id, points=cell.points, run=cellrun)

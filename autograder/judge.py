@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
+import importlib
 import io
 import linecache
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .agent import SEEDERS
 from .link import MISSING, KernelLink
 from .notebook import strip_magics
 from .scoring import CellRun, hidden_lines, in_hidden_part, raised_in_hidden_part
@@ -164,6 +167,52 @@ def run_in_judge(code: str, filename: str, namespace: dict[str, Any], *, run: Ce
         run.fail(exc, hidden=raised_in_hidden_part(exc, filename, hidden))
     run.output, run.hidden_output = output.text(False), output.text(True)
     return run
+
+
+def display(*objs: Any, **_: Any) -> None:
+    """IPython's `display` as a test cell uses it: each object's text form, in the cell's output
+    (a kernel defines it as a builtin; the judge runs plain Python)."""
+    for obj in objs:
+        print(repr(obj))
+
+
+# The link of the test cell running now: where the seeds it sets are forwarded.
+_seeding: list[KernelLink] = []
+
+
+def _forwarding(kind: str, original: Any) -> Any:
+    @functools.wraps(original)
+    def seed(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if _seeding:
+            _seeding[-1].seed(kind, args, kwargs)
+        return result
+
+    seed.autograder_forwards = kind  # type: ignore[attr-defined]
+    return seed
+
+
+@contextlib.contextmanager
+def forward_seeds(link: KernelLink) -> Iterator[None]:
+    """While a test cell runs, `np.random.seed(0)`, `random.seed(0)` and `torch.manual_seed(0)`
+    seed the kernel's state as well as the judge's. In nbgrader the test and the student's code
+    share one process, so a test that seeds, then calls the student's code (twice, to check it
+    is reproducible; or against numbers drawn after that seed) relies on it. Only the libraries
+    the judge has imported when the cell starts are wrapped (once per process): a test cell
+    that imports torch for the first time and seeds it seeds the judge alone."""
+    for kind, (module_name, attr) in SEEDERS.items():
+        package = module_name.split(".")[0]
+        # numpy imports numpy.random on first use: import it now where numpy is imported.
+        module = importlib.import_module(module_name) \
+            if package in sys.modules or package == "random" else None
+        function = getattr(module, attr, None) if module is not None else None
+        if function is not None and not hasattr(function, "autograder_forwards"):
+            setattr(module, attr, _forwarding(kind, function))
+    _seeding.append(link)
+    try:
+        yield
+    finally:
+        _seeding.remove(link)
 
 
 def bind_student_names(namespace: dict[str, Any], link: KernelLink,

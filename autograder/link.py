@@ -293,6 +293,11 @@ class KernelLink:
                             f"send to the student's kernel ({type(exc).__name__}: {exc}); assign "
                             "plain data or an object from the kernel") from None
 
+    def seed(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Seed the kernel's global random state of `kind` (agent.SEEDERS) as the judge's was."""
+        self.request({"op": "seed", "kind": kind, "args": args, "kwargs": kwargs},
+                     what=f"seeding the kernel's {kind} random state")
+
     def delete_name(self, name: str) -> None:
         self.request({"op": "delete", "name": name}, what=f"del {name}")
 

@@ -5,8 +5,9 @@ test cell is all-or-nothing, as in nbgrader. The idioms: iterating over a model'
 `isinstance` against the student's and torch's classes, `torch.no_grad()` around a call, a
 `try/except ValueError` test, `pytest.raises` with the student's own exception class, nbgrader's
 "does not use `squares`" test (`del` + `assert_raises(NameError, ...)`), a data file beside the
-notebook, a generator read by a list comprehension, `print` in a test cell, and IPython's
-`%%time` cell and `%time` line magics around asserts.
+notebook, a generator read by a list comprehension, `print` and `display` in a test cell,
+IPython's `%%time` cell and `%time` line magics around asserts, and `np.random.seed` /
+`torch.manual_seed` before calls to the student's code.
 
     python tests/data/idioms/make.py              # the notebooks (committed)
     python tests/data/idioms/make.py --nbgrader   # also grade them with nbgrader autograde and
@@ -143,6 +144,24 @@ TEST_BATCHES = '''%time assert [b for b in batches(range(5), 2)] == [[0, 1], [2,
 assert sum(len(b) for b in batches(range(1000), 7)) == 1000
 ### END HIDDEN TESTS'''
 
+NOISY = '''def noisy_weights(n):
+    """n weights drawn from numpy's global random state (standard normal)."""
+    ### BEGIN SOLUTION
+    return np.random.normal(size=n)
+    ### END SOLUTION'''
+TEST_NOISY = '''"""reproducible once seeded, as numpy's and torch's global states are"""
+np.random.seed(0)
+first = noisy_weights(3)
+display(first)
+np.random.seed(0)
+assert np.allclose(noisy_weights(3), first), "noisy_weights is not reproducible after np.random.seed"
+assert np.allclose(first, [1.764052, 0.400157, 0.978738], atol=1e-5)
+torch.manual_seed(3)
+a = [p.detach().clone() for p in MLP(6, 16, 3).parameters()]
+torch.manual_seed(3)
+b = [p.detach().clone() for p in MLP(6, 16, 3).parameters()]
+assert all(torch.equal(x, y) for x, y in zip(a, b)), "MLP's initial weights differ after torch.manual_seed"'''
+
 MLP_SOLVED = "\n".join(line for line in MLP.splitlines() if "### " not in line)
 
 # grade_id -> (answer or test code, points for tests)
@@ -155,6 +174,7 @@ CELLS = [
     ("mlp", MLP, None), ("test_mlp", TEST_MLP, 2),
     ("column_means", MEANS, None), ("test_column_means", TEST_MEANS, 1),
     ("batches", BATCHES, None), ("test_batches", TEST_BATCHES, 1),
+    ("noisy_weights", NOISY, None), ("test_noisy_weights", TEST_NOISY, 1),
 ]
 
 # Each submission: answers replaced (grade_id → code); the rest solved. With nbgrader's score
@@ -172,6 +192,7 @@ MISTAKES = {
         "self.out = nn.Linear(n_hidden, n_out)\n        self.hidden.requires_grad_(False)")},
     "means_by_row": {"column_means": "def column_means(path):\n    return np.loadtxt(path).mean(axis=1)"},
     "batches_drop_last": {"batches": "def batches(items, size):\n    items = list(items)\n    for start in range(0, len(items) - size + 1, size):\n        yield items[start:start + size]"},
+    "noisy_weights_own_generator": {"noisy_weights": "def noisy_weights(n):\n    return np.random.default_rng(0).normal(size=n)"},
     # caught only by the assert under `%time`: a magic made `pass` would keep the point
     "batches_as_tuples": {"batches": "def batches(items, size):\n    items = list(items)\n    for start in range(0, len(items), size):\n        yield tuple(items[start:start + size])"},
 }
