@@ -151,6 +151,20 @@ class Agent:
             for name in request["names"]:
                 out[name] = self.bound(name, request["max_bytes"])
             return Raw(t="names", v=out)
+        if op == "source":
+            import inspect
+
+            return inspect.getsource(request["target"])
+        if op == "signature":
+            import inspect
+
+            params = []
+            for param in inspect.signature(request["target"]).parameters.values():
+                entry = {"name": param.name, "kind": int(param.kind)}
+                if param.default is not param.empty:
+                    entry["default"] = param.default
+                params.append(entry)
+            return params
         if op == "seed":
             # The judge's test cell seeded a library: the student's code draws from it here.
             import importlib

@@ -143,8 +143,15 @@ def _handle_type(name: str) -> type[Handle]:
     if cls is None:
         if len(_HANDLE_TYPES) >= MAX_HANDLE_TYPES:
             _HANDLE_TYPES.clear()  # a kernel naming many types only costs new classes
-        cls = _HANDLE_TYPES[name] = type(name, (Handle,), {"__slots__": ()})
+        # type() gives every class its own __doc__ (None): keep the kernel's (see Handle).
+        cls = _HANDLE_TYPES[name] = type(name, (Handle,), {
+            "__slots__": (), "__doc__": Handle.__dict__["__doc__"]})
     return cls
+
+
+# Dunder attributes a test reads of a student's function or class (`f.__name__`): asked to the
+# kernel like any attribute. Others (`__class__`, `__eq__`, ...) are the handle's own or refused.
+KERNEL_DUNDERS = frozenset({"__name__", "__qualname__", "__module__"})
 
 
 class Handle:
@@ -215,7 +222,7 @@ class Handle:
         return bool(self._remote().issubclass(self, cls))
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in Handle.__slots__:
+        if (name.startswith("__") and name not in KERNEL_DUNDERS) or name in Handle.__slots__:
             raise AttributeError(name)
         return self._remote().getattr(self, name)
 
@@ -254,6 +261,10 @@ class Handle:
             buffer.clear()
             raise item.exc
         return item
+
+
+# The docstring a test reads (`assert f.__doc__`) is the kernel object's, not this class's.
+Handle.__doc__ = property(lambda self: self._remote().getattr(self, "__doc__"))  # type: ignore[assignment]
 
 
 class Raised:

@@ -195,7 +195,8 @@ def _forwarding(kind: str, original: Any) -> Any:
 @contextlib.contextmanager
 def forward_seeds(link: KernelLink) -> Iterator[None]:
     """While a test cell runs, `np.random.seed(0)`, `random.seed(0)` and `torch.manual_seed(0)`
-    seed the kernel's state as well as the judge's. In nbgrader the test and the student's code
+    seed the kernel's state as well as the judge's (and inspect reads kernel objects: see
+    _read_kernel_objects_with_inspect). In nbgrader the test and the student's code
     share one process, so a test that seeds, then calls the student's code (twice, to check it
     is reproducible; or against numbers drawn after that seed) relies on it. Only the libraries
     the judge has imported when the cell starts are wrapped (once per process): a test cell
@@ -208,11 +209,35 @@ def forward_seeds(link: KernelLink) -> Iterator[None]:
         function = getattr(module, attr, None) if module is not None else None
         if function is not None and not hasattr(function, "autograder_forwards"):
             setattr(module, attr, _forwarding(kind, function))
+    _read_kernel_objects_with_inspect()
     _seeding.append(link)
     try:
         yield
     finally:
         _seeding.remove(link)
+
+
+def _read_kernel_objects_with_inspect() -> None:
+    """`inspect.getsource(f)` ("no loop in your code") and `inspect.signature(f)` on a student's
+    function: answered by the kernel for a handle, by inspect itself for anything else."""
+    import inspect
+
+    from .codec import Handle
+
+    for attr, remote in (("getsource", "source"), ("signature", "signature")):
+        original = getattr(inspect, attr)
+        if hasattr(original, "autograder_reads_kernel"):
+            continue
+
+        def read(obj: Any, *args: Any, _original: Any = original, _remote: str = remote,
+                 **kwargs: Any) -> Any:
+            if issubclass(type(obj), Handle):  # type(), not isinstance: a handle claims its kernel class
+                return getattr(obj._remote(), _remote)(obj)
+            return _original(obj, *args, **kwargs)
+
+        functools.update_wrapper(read, original)
+        read.autograder_reads_kernel = True  # type: ignore[attr-defined]
+        setattr(inspect, attr, read)
 
 
 def bind_student_names(namespace: dict[str, Any], link: KernelLink,

@@ -39,6 +39,9 @@ MAX_REQUESTS = 50_000
 MAX_CHUNK = 1024  # items fetched per step of an iteration (1, 2, 4, ... up to this)
 STUDENT_TEXT = 200  # characters of a student's exception text a student-facing message shows
 MISSING = object()  # a name the kernel does not define
+P = inspect.Parameter
+PARAMETER_KINDS = (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.VAR_POSITIONAL, P.KEYWORD_ONLY,
+                   P.VAR_KEYWORD)  # by their int values
 
 
 def grad_enabled() -> bool | None:
@@ -257,6 +260,31 @@ class KernelLink:
             decoded.append(codec.Raised(self.exception(error, what)))
         codec.handle_buffer(iterator, decoded, done=answer.get("done") is True or bool(error),
                             chunk=min(2 * chunk, MAX_CHUNK))
+
+    def source(self, target: codec.Handle) -> str:
+        """inspect.getsource of a kernel function or class, run in the kernel."""
+        text = self.request({"op": "source", "target": target},
+                            what=f"inspect.getsource({target._label})")
+        if not isinstance(text, str):
+            raise codec.CodecError("the kernel's source of an object is not text")
+        return text
+
+    def signature(self, target: codec.Handle) -> inspect.Signature:
+        """inspect.signature of a kernel callable, built here from its parameters' names, kinds
+        and defaults (decoded as any value from the kernel: nothing is evaluated)."""
+        what = f"inspect.signature({target._label})"
+        answer = self.request({"op": "signature", "target": target}, what=what)
+        if not isinstance(answer, list):
+            raise codec.CodecError(f"unexpected answer to {what}")
+        params = []
+        for entry in answer:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) \
+                    or entry.get("kind") not in range(5):
+                raise codec.CodecError(f"unexpected answer to {what}")
+            default = entry.get("default", inspect.Parameter.empty)
+            params.append(inspect.Parameter(entry["name"], PARAMETER_KINDS[entry["kind"]],
+                                            default=default))
+        return inspect.Signature(params)
 
     def isinstance(self, cls: codec.Handle, obj: Any) -> bool:
         return self.request({"op": "isinstance", "target": cls, "obj": obj},

@@ -364,6 +364,26 @@ def run_cell(code, ns, channel, names, *, gpu=False):
                               link=channel)
 
 
+def test_a_students_function_reads_as_a_function(kernel):
+    """Its name, docstring and signature come from the kernel (inspect answers for a handle);
+    the dunders that would trust the object stay refused."""
+    _, channel, ns = kernel
+    code = textwrap.dedent('''
+        import inspect
+        assert squares.__name__ == "squares" and squares.__qualname__ == "squares"
+        assert squares.__doc__ is None and MLP.__doc__ is None
+        sig = inspect.signature(squares)
+        assert list(sig.parameters) == ["n"] and str(sig) == "(n)"
+        assert str(inspect.signature(MLP)) == "(n_in, n_hidden, n_out)"
+        assert not hasattr(squares, "__array_interface__")
+        assert not hasattr(squares, "__torch_function__")
+        assert str(inspect.signature(len)) == "(obj, /)"  # the judge's own: inspect itself
+    ''')
+    with judge.forward_seeds(channel):
+        run = run_cell(code, ns, channel, {"squares", "MLP"})
+    assert run.error is None, run.detail
+
+
 def test_nbgraders_del_idiom_deletes_in_the_kernel_and_puts_back(kernel):
     student, channel, ns = kernel
     ns["assert_raises"] = np.testing.assert_raises

@@ -6,8 +6,9 @@ test cell is all-or-nothing, as in nbgrader. The idioms: iterating over a model'
 `try/except ValueError` test, `pytest.raises` with the student's own exception class, nbgrader's
 "does not use `squares`" test (`del` + `assert_raises(NameError, ...)`), a data file beside the
 notebook, a generator read by a list comprehension, `print` and `display` in a test cell,
-IPython's `%%time` cell and `%time` line magics around asserts, and `np.random.seed` /
-`torch.manual_seed` before calls to the student's code.
+IPython's `%%time` cell and `%time` line magics around asserts, `np.random.seed` /
+`torch.manual_seed` before calls to the student's code, and `inspect.getsource`,
+`inspect.signature`, `__name__` and `__doc__` of a student's function.
 
     python tests/data/idioms/make.py              # the notebooks (committed)
     python tests/data/idioms/make.py --nbgrader   # also grade them with nbgrader autograde and
@@ -79,7 +80,11 @@ try:
 except AssertionError:
     raise AssertionError("sum_of_squares does not use squares")
 finally:
-    squares = original'''
+    squares = original
+import inspect
+assert "squares(" in inspect.getsource(sum_of_squares), "sum_of_squares does not call squares"
+assert list(inspect.signature(sum_of_squares).parameters) == ["n"]
+assert sum_of_squares.__name__ == "sum_of_squares" and sum_of_squares.__doc__'''
 SQRT = '''class NegativeInput(ValueError):
     """Raised for a negative input."""
 
