@@ -39,7 +39,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -47,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
+import revisions
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -273,15 +273,10 @@ class Checkout:
 
 def baseline_checkout(rev: str, work: Path) -> Checkout:
     """`git archive REV` of this repository, unpacked under work/."""
-    into = work / f"baseline-{rev}"
-    into.mkdir(parents=True)
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "src", filter="data")
+    tree = revisions.checkout(rev, work / f"baseline-{rev}")
     described = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", rev],
                                capture_output=True, text=True).stdout.strip()
-    return Checkout(f"baseline {described}", into / "src")
+    return Checkout(f"baseline {described}", tree)
 
 
 def _load() -> str:

@@ -15,10 +15,11 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from revisions import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,16 +28,6 @@ def build_wheel(source: Path, out: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--no-build-isolation", "-w", str(out), str(source)], check=True)
     return next(out.glob("autograder-*.whl"))
-
-
-def checkout(rev: str, into: Path) -> Path:
-    """The files of revision `rev`, without touching this work tree."""
-    into.mkdir(parents=True, exist_ok=True)
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "src")
-    return into / "src"
 
 
 def size_of(folder: Path) -> int:

@@ -23,10 +23,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from revisions import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 HW = "hw1_features"
@@ -37,15 +38,6 @@ nb = nbformat.read(sys.argv[1], as_version=4)
 NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                resources={"metadata": {"path": sys.argv[2]}}).execute()
 """
-
-
-def checkout(rev: str, into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "src")
-    return into / "src"
 
 
 def env_for(tree: Path) -> dict[str, str]:

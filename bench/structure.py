@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
-import io
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+import revisions
 
 ROOT = Path(__file__).resolve().parents[1]
 # Statuses and modes the package has used as strings (results, kernel runs, validation, course
@@ -210,12 +209,9 @@ def main() -> None:
     print("\n".join(f"  {line}" for line in report(ROOT)))
     if args.baseline:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline],
-                                     check=True, capture_output=True).stdout
-            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                tar.extractall(tmp, filter="data")
+            tree = revisions.checkout(args.baseline, Path(tmp))
             print(f"{args.baseline}:")
-            print("\n".join(f"  {line}" for line in report(Path(tmp))))
+            print("\n".join(f"  {line}" for line in report(tree)))
 
 
 if __name__ == "__main__":
