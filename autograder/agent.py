@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
+import inspect
 import io
 import itertools
 import json
@@ -27,7 +29,7 @@ RESULT_MIME = "application/vnd.autograder.result+json"
 # trip through IPython's execution (input transformers, events, the display hook), which cost
 # about 2 ms a request, and nothing a student's cell hooked into IPython runs on them.
 REQUEST_TYPE = "autograder_request"
-# The global random states a test cell may seed (kind: module, function); judge.forward_seeds.
+# The global random states a test cell may seed (kind: module, function); judge.as_in_the_kernel.
 SEEDERS = {"numpy": ("numpy.random", "seed"), "random": ("random", "seed"),
            "torch": ("torch", "manual_seed")}
 MAX_DEPTH = 32
@@ -152,12 +154,8 @@ class Agent:
                 out[name] = self.bound(name, request["max_bytes"])
             return Raw(t="names", v=out)
         if op == "source":
-            import inspect
-
             return inspect.getsource(request["target"])
         if op == "signature":
-            import inspect
-
             params = []
             for param in inspect.signature(request["target"]).parameters.values():
                 entry = {"name": param.name, "kind": int(param.kind)}
@@ -167,8 +165,6 @@ class Agent:
             return params
         if op == "seed":
             # The judge's test cell seeded a library: the student's code draws from it here.
-            import importlib
-
             module, attr = SEEDERS[request["kind"]]
             getattr(importlib.import_module(module), attr)(*request["args"], **request["kwargs"])
             return None

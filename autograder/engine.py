@@ -17,10 +17,10 @@ from pathlib import Path
 
 from . import gpu_slots, sandbox
 from .errors import NoGPU, SubmissionError
-from .judge import bind_student_names, compile_cell, display, forward_seeds, run_in_judge
+from .judge import as_in_the_kernel, bind_student_names, compile_cell, display, run_in_judge
 from .link import KernelLink
 from .messages import RunStatus
-from .notebook import MANUAL_ROLES, Role, cells_of, read_notebook, strip_magics, total_points
+from .notebook import MANUAL_ROLES, Role, cells_of, read_notebook, total_points
 from .prepare import Prepared, for_submission, gpu_plan, graded_source, working_directory
 from .rebuild import Rebuilt, rebuild
 from .results import (
@@ -218,7 +218,7 @@ class _Walk:
         name = f"<setup cell {cell.source_index + 1}>"
         try:
             with working_directory(self.folder), contextlib.redirect_stdout(io.StringIO()):
-                exec(compile_cell(strip_magics(cell.code), name), self.namespace)  # noqa: S102
+                exec(compile_cell(cell.code, name), self.namespace)  # noqa: S102
         except Exception as exc:
             raise RuntimeError(
                 f"{self.prepared.spec.notebook.name}, cell {cell.source_index + 1} (a setup cell) "
@@ -243,7 +243,7 @@ class _Walk:
         except Exception as exc:  # noqa: BLE001 - the kernel's fault: this question's result
             cellrun.fail(exc)
         else:
-            with working_directory(self.folder), forward_seeds(self.link):
+            with working_directory(self.folder), as_in_the_kernel(self.link):
                 run_in_judge(cell.code, filename, self.namespace, run=cellrun,
                              student_names=names, link=self.link)
         question = score_cell(grade_id=grade_id, points=cell.points, run=cellrun)

@@ -12,6 +12,7 @@ import ast
 import contextlib
 import functools
 import importlib
+import inspect
 import io
 import linecache
 import sys
@@ -192,52 +193,50 @@ def _forwarding(kind: str, original: Any) -> Any:
     return seed
 
 
+def _reading_kernel_objects(remote: str, original: Any) -> Any:
+    from .codec import Handle
+
+    @functools.wraps(original)
+    def read(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if issubclass(type(obj), Handle):  # type(): a handle claims its kernel class
+            return getattr(obj._remote(), remote)(obj)
+        return original(obj, *args, **kwargs)
+
+    read.autograder_forwards = remote  # type: ignore[attr-defined]
+    return read
+
+
+def _wrap(module: Any, attr: str, wrapper: Any) -> None:
+    """Replace module.attr by wrapper(original), once per process."""
+    function = getattr(module, attr, None)
+    if function is not None and not hasattr(function, "autograder_forwards"):
+        setattr(module, attr, wrapper(function))
+
+
 @contextlib.contextmanager
-def forward_seeds(link: KernelLink) -> Iterator[None]:
-    """While a test cell runs, `np.random.seed(0)`, `random.seed(0)` and `torch.manual_seed(0)`
-    seed the kernel's state as well as the judge's (and inspect reads kernel objects: see
-    _read_kernel_objects_with_inspect). In nbgrader the test and the student's code
-    share one process, so a test that seeds, then calls the student's code (twice, to check it
-    is reproducible; or against numbers drawn after that seed) relies on it. Only the libraries
-    the judge has imported when the cell starts are wrapped (once per process): a test cell
-    that imports torch for the first time and seeds it seeds the judge alone."""
+def as_in_the_kernel(link: KernelLink) -> Iterator[None]:
+    """While a test cell runs, what nbgrader's one process gives a test reaches the kernel:
+
+    - `np.random.seed(0)`, `random.seed(0)` and `torch.manual_seed(0)` seed the kernel's state
+      as well as the judge's, so a test that seeds, then calls the student's code (twice, to
+      check it is reproducible; or against numbers drawn after that seed) grades as in
+      nbgrader. Only the libraries the judge has imported when the cell starts are wrapped: a
+      test cell that imports torch for the first time and seeds it seeds the judge alone;
+    - `inspect.getsource(f)` ("no loop in your code") and `inspect.signature(f)` on a student's
+      function are answered by the kernel (by inspect itself for anything else).
+    """
     for kind, (module_name, attr) in SEEDERS.items():
-        package = module_name.split(".")[0]
         # numpy imports numpy.random on first use: import it now where numpy is imported.
-        module = importlib.import_module(module_name) \
-            if package in sys.modules or package == "random" else None
-        function = getattr(module, attr, None) if module is not None else None
-        if function is not None and not hasattr(function, "autograder_forwards"):
-            setattr(module, attr, _forwarding(kind, function))
-    _read_kernel_objects_with_inspect()
+        if module_name.split(".")[0] in sys.modules or module_name == "random":
+            _wrap(importlib.import_module(module_name), attr,
+                  functools.partial(_forwarding, kind))
+    for attr, remote in (("getsource", "source"), ("signature", "signature")):
+        _wrap(inspect, attr, functools.partial(_reading_kernel_objects, remote))
     _seeding.append(link)
     try:
         yield
     finally:
         _seeding.remove(link)
-
-
-def _read_kernel_objects_with_inspect() -> None:
-    """`inspect.getsource(f)` ("no loop in your code") and `inspect.signature(f)` on a student's
-    function: answered by the kernel for a handle, by inspect itself for anything else."""
-    import inspect
-
-    from .codec import Handle
-
-    for attr, remote in (("getsource", "source"), ("signature", "signature")):
-        original = getattr(inspect, attr)
-        if hasattr(original, "autograder_reads_kernel"):
-            continue
-
-        def read(obj: Any, *args: Any, _original: Any = original, _remote: str = remote,
-                 **kwargs: Any) -> Any:
-            if issubclass(type(obj), Handle):  # type(), not isinstance: a handle claims its kernel class
-                return getattr(obj._remote(), _remote)(obj)
-            return _original(obj, *args, **kwargs)
-
-        functools.update_wrapper(read, original)
-        read.autograder_reads_kernel = True  # type: ignore[attr-defined]
-        setattr(inspect, attr, read)
 
 
 def bind_student_names(namespace: dict[str, Any], link: KernelLink,

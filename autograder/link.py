@@ -39,9 +39,10 @@ MAX_REQUESTS = 50_000
 MAX_CHUNK = 1024  # items fetched per step of an iteration (1, 2, 4, ... up to this)
 STUDENT_TEXT = 200  # characters of a student's exception text a student-facing message shows
 MISSING = object()  # a name the kernel does not define
-P = inspect.Parameter
-PARAMETER_KINDS = (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.VAR_POSITIONAL, P.KEYWORD_ONLY,
-                   P.VAR_KEYWORD)  # by their int values
+PARAMETER_KINDS = (  # by their int values, as the agent sends them
+    inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.KEYWORD_ONLY,
+    inspect.Parameter.VAR_KEYWORD)
 
 
 def grad_enabled() -> bool | None:
@@ -279,7 +280,7 @@ class KernelLink:
         params = []
         for entry in answer:
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) \
-                    or entry.get("kind") not in range(5):
+                    or entry.get("kind") not in range(len(PARAMETER_KINDS)):
                 raise codec.CodecError(f"unexpected answer to {what}")
             default = entry.get("default", inspect.Parameter.empty)
             params.append(inspect.Parameter(entry["name"], PARAMETER_KINDS[entry["kind"]],

@@ -291,12 +291,14 @@ def strip_magics(source: str) -> str:
         pass
     magic = cell_magic(source)
     body_is_python = magic is None or magic in RUN_CELL_MAGICS
+    magic_line_ahead = magic is not None
     out: list[str] = []
     for line in source.splitlines():
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
-        if magic is not None and stripped and not any(o.strip() for o in out):
+        if magic_line_ahead and stripped:
             out.append(indent + "pass")  # the %%magic line itself
+            magic_line_ahead = False
         elif not body_is_python:
             out.append("pass" if stripped else "")
         elif stripped.startswith("%"):

@@ -212,7 +212,7 @@ def run_leading_setup(source) -> tuple[dict, frozenset[int]]:
     for index in leading_setup(source):
         name = f"<setup cell {index + 1}>"
         try:
-            exec(compile_cell(strip_magics(cells[index].source), name), namespace)  # noqa: S102
+            exec(compile_cell(cells[index].source, name), namespace)  # noqa: S102
         except Exception:  # noqa: BLE001 - the walk runs it again and reports it
             break
         ran.append(index)

@@ -379,7 +379,7 @@ def test_a_students_function_reads_as_a_function(kernel):
         assert not hasattr(squares, "__torch_function__")
         assert str(inspect.signature(len)) == "(obj, /)"  # the judge's own: inspect itself
     ''')
-    with judge.forward_seeds(channel):
+    with judge.as_in_the_kernel(channel):
         run = run_cell(code, ns, channel, {"squares", "MLP"})
     assert run.error is None, run.detail
 
