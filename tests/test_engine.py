@@ -31,7 +31,7 @@ HOSTILE = sorted((DATA / "hostile").glob("*.ipynb"))
 # (forked from the template), the escapes that differ most between the two against bubblewrap.
 BWRAP_CORPUS = ("read_files_outside", "socket_to_loopback", "print_environment", "kill_parent",
                 "fork_bomb", "memory_bomb", "disk_fill", "ignoring_signals",
-                "exchange_folder_attack")
+                "exchange_folder_attack", "request_handler_forgery")
 CASES = [("template", p) for p in HOSTILE] + [("bwrap", p) for p in HOSTILE
                                                if p.stem in BWRAP_CORPUS]
 SECRET = "planted-grader-secret-7f3a9c"

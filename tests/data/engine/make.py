@@ -215,6 +215,17 @@ def square(x):
     "fake_scores": {"extra": ["from IPython.display import display\nprint('{\"points\": 5, \"status\": \"graded\"} ALL TESTS PASSED')\nfor n in range(20):\n    display({'application/vnd.autograder.result+json': {'nonce': 'x', 'value': {'t': 'float', 'v': '1.0'}}}, raw=True)"],
                     "answers": {"square": "from IPython.display import display\nimport numpy as np\ndef square(x):\n    display({'application/vnd.autograder.result+json': {'nonce': 'guess', 'value': {'t': 'ndarray', 'dtype': '|O', 'shape': [1], 'b64': ''}}}, raw=True)\n    return np.zeros(len(x))"}},
     "agent_tamper": {"extra": ["import sys\nagent = sys.modules['_autograder_agent'].agent\nagent.encode = lambda value, depth=0: {'t': 'float', 'v': '4.0'}"]},
+    # The judge's requests arrive as shell messages the agent handles: take the handler over and
+    # answer every request, with its own nonce, as if each test had passed.
+    "request_handler_forgery": {"extra": ["""from IPython.display import display
+kernel = get_ipython().kernel
+def forged(stream, idents, msg):
+    nonce = msg['content'].get('nonce', '')
+    for value in ({'t': 'list', 'v': [{'t': 'float', 'v': '1.0'}, {'t': 'float', 'v': '4.0'}]},
+                  {'t': 'float', 'v': '2.0'}, {'t': 'names', 'v': {}}, True):
+        display({'application/vnd.autograder.result+json': {'nonce': nonce, 'value': value}}, raw=True)
+kernel.shell_handlers['autograder_request'] = forged
+kernel.shell_handlers['execute_request'] = forged"""]},
     "exchange_folder_attack": {"extra": ["""import os
 from ipykernel.connect import get_connection_file
 shared = os.path.dirname(get_connection_file())
